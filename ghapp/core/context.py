@@ -1,0 +1,64 @@
+"""What every check receives: the snapshot, the catalog, the policy and ownership facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ghapp.core.catalog import Catalog
+from ghapp.core.directory import OwnerDirectory
+from ghapp.core.model import Finding, Service
+from ghapp.core.policy import Policy
+from ghapp.core.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from ghapp.core.codeowners import CodeOwners
+
+
+@dataclass(frozen=True)
+class Context:
+    """Inputs of one evaluation. `changed` is None for a whole-repository check, otherwise the
+    paths the change touched (checks may use it to scope what they report)."""
+
+    snapshot: Snapshot
+    catalog: Catalog
+    policy: Policy
+    today: date
+    codeowners: CodeOwners | None = None
+    codeowners_path: str | None = None
+    services: tuple[Service, ...] = ()
+    changed: frozenset[str] | None = None
+    directory: OwnerDirectory | None = None
+
+    def finding(
+        self,
+        rule_id: str,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        subject: str = "",
+        fix: str | None = None,
+        suggestion: str | None = None,
+        owners: Iterable[str] = (),
+        service: str | None = None,
+    ) -> Finding:
+        """A finding of a catalog rule; severity and default fix come from the catalog
+        (the evaluator applies policy overrides, waivers and owners afterwards)."""
+        rule = self.catalog.rule(rule_id)
+        return Finding(
+            rule=rule_id,
+            severity=rule.severity,
+            message=message,
+            path=path,
+            line=line,
+            column=column,
+            subject=subject,
+            fix=fix or rule.fix,
+            suggestion=suggestion,
+            owners=tuple(owners),
+            service=service,
+        )

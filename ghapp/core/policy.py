@@ -1,0 +1,73 @@
+"""The policy a repository is evaluated against (parsed from `.github/ghapp.yml`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+
+# Fields a service manifest must carry. Names are Service field names.
+DEFAULT_ALWAYS: tuple[str, ...] = ("owner",)
+DEFAULT_BY_TIER: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"1": ("oncall", "runbook", "data"), "2": ("oncall",)}
+)
+DEFAULT_BY_DATA: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"phi": ("oncall", "tier", "runbook"), "pci": ("oncall", "tier", "runbook")}
+)
+
+
+@dataclass(frozen=True)
+class ManifestRequirements:
+    """Which manifest fields are required: always, by tier, and by data classification."""
+
+    always: tuple[str, ...] = DEFAULT_ALWAYS
+    by_tier: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_BY_TIER)
+    by_data: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_BY_DATA)
+
+
+@dataclass(frozen=True)
+class CoverageRequirement:
+    """Scan categories a matching service must have.
+
+    A service matches when its tier is in `tiers` (empty: any tier) and it holds any data class
+    in `data` (empty: any), and, when `when_files` is set, it has a file matching one of those
+    globs (e.g. Dockerfiles, *.tf). `on_pull_request` and `blocking` raise the bar from
+    "configured somewhere" to "runs on PRs" and "a failure blocks".
+    """
+
+    categories: tuple[str, ...]
+    tiers: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    when_files: tuple[str, ...] = ()
+    on_pull_request: bool = True
+    blocking: bool = True
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A standing exception: rule (or rule prefix ending in '/'), scoped to a path glob or service."""
+
+    rule: str
+    reason: str
+    approved_by: str
+    until: date | None = None
+    path: str | None = None
+    service: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything configurable; `configured` is False when no config file was found anywhere
+    (report-only: the conclusion is neutral, nothing blocks)."""
+
+    configured: bool = False
+    path: str | None = None
+    severities: Mapping[str, str] = field(default_factory=dict)  # rule id -> severity | "off"
+    ignore: tuple[str, ...] = ()  # path globs excluded from every check
+    require_owners: tuple[str, ...] = ("**",)  # path globs every file under must have an owner
+    manifests: ManifestRequirements = field(default_factory=ManifestRequirements)
+    coverage: tuple[CoverageRequirement, ...] = ()
+    waivers: tuple[Waiver, ...] = ()

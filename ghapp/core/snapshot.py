@@ -1,0 +1,53 @@
+"""What the core knows of a repository at one commit: its file list and, on demand, file bytes.
+
+The core asks a `Snapshot` for paths and reads only the files it needs (CODEOWNERS, manifests,
+workflows, Kubernetes YAML, config). The CLI implements it over a directory or a git ref
+(`ghapp.sources`), the app over the GitHub API (`ghapp.github.snapshot`), tests over a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+
+class Snapshot(Protocol):
+    """A repository at one commit."""
+
+    def paths(self) -> Sequence[str]:
+        """Every file path, repository-relative, '/'-separated, no leading '/'."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist or cannot be read."""
+        ...
+
+    def size(self, path: str) -> int | None:
+        """The file's size in bytes without reading it (None when unknown or missing)."""
+        ...
+
+
+class DictSnapshot:
+    """A snapshot held in memory: `{path: text or bytes}`. For tests and embedding."""
+
+    def __init__(self, files: Mapping[str, str | bytes]) -> None:
+        self._files = {
+            p: (v.encode() if isinstance(v, str) else v) for p, v in files.items()
+        }
+        self._paths = tuple(sorted(self._files))
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def read(self, path: str) -> bytes | None:
+        return self._files.get(path)
+
+    def size(self, path: str) -> int | None:
+        data = self._files.get(path)
+        return None if data is None else len(data)
+
+
+def read_text(snapshot: Snapshot, path: str) -> str | None:
+    """Decode a file as UTF-8 (invalid bytes replaced), or None when absent."""
+    data = snapshot.read(path)
+    return None if data is None else data.decode("utf-8", errors="replace")

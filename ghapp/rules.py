@@ -33,16 +33,81 @@ RULE_SCHEMA: dict[str, Any] = {
     },
 }
 
+_CATEGORIES: dict[str, Any] = {
+    "type": "array",
+    "items": {"enum": ["sast", "secrets", "sca", "container", "iac"]},
+    "uniqueItems": True,
+}
+_VALUES: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+# How an input decides blocking: a value in `nonblocking` (or containing one of
+# `nonblocking_contains`) makes the scan non-blocking, one in `blocking` ("*": any value) or
+# containing one of `blocking_contains` makes it blocking; other values keep the default.
+_INPUT_BLOCKING: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        k: _VALUES
+        for k in ("nonblocking", "blocking", "nonblocking_contains", "blocking_contains")
+    },
+}
+_MATCHER_COMMON: dict[str, Any] = {
+    "categories": _CATEGORIES,
+    "blocking": {"type": "boolean"},
+    "note": {"type": "string"},
+}
+_ACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["uses", "categories"],
+    "additionalProperties": False,
+    "properties": {
+        **_MATCHER_COMMON,
+        "uses": {"type": "string", "pattern": r"^[A-Za-z0-9_.*-]+/[A-Za-z0-9_.*/-]+$"},
+        # input name -> {value ("*": any) -> categories}; the last input present decides
+        "category_inputs": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": _CATEGORIES},
+        },
+        "blocking_inputs": {"type": "object", "additionalProperties": _INPUT_BLOCKING},
+        "blocking_flags": {"type": "string", "format": "regex"},
+        "nonblocking_flags": {"type": "string", "format": "regex"},
+    },
+}
+_COMMAND_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["match", "categories"],
+    "additionalProperties": False,
+    "properties": {
+        **_MATCHER_COMMON,
+        "match": {"type": "string", "minLength": 1, "format": "regex"},
+        "blocking_flags": {"type": "string", "format": "regex"},
+        "nonblocking_flags": {"type": "string", "format": "regex"},
+    },
+}
+_IMAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["image", "command"],
+    "additionalProperties": False,
+    "properties": {
+        "image": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._/-]*$"},
+        "command": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$"},
+    },
+}
+
 TOOL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "name", "categories"],
+    "additionalProperties": False,
     "properties": {
         "id": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
-        "name": {"type": "string"},
-        "categories": {
-            "type": "array",
-            "items": {"enum": ["sast", "secrets", "sca", "container", "iac"]},
-        },
+        "name": {"type": "string", "minLength": 1},
+        "categories": _CATEGORIES,
+        "url": {"type": "string", "pattern": "^https?://"},
+        "note": {"type": "string"},
+        "actions": {"type": "array", "items": _ACTION_SCHEMA},  # step `uses:` (any ref)
+        "workflows": {"type": "array", "items": _ACTION_SCHEMA},  # job `uses:` reusable
+        "commands": {"type": "array", "items": _COMMAND_SCHEMA},  # `run:` command lines
+        "images": {"type": "array", "items": _IMAGE_SCHEMA},  # image -> command it runs
     },
 }
 

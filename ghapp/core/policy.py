@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
 # Fields a service manifest must carry. Names are Service field names.
 DEFAULT_ALWAYS: tuple[str, ...] = ("owner",)
@@ -71,3 +72,45 @@ class Policy:
     manifests: ManifestRequirements = field(default_factory=ManifestRequirements)
     coverage: tuple[CoverageRequirement, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    enforce: bool = True  # False: findings are reported, the conclusion is never failure
+    publish: Mapping[str, Any] = field(default_factory=dict)  # review_comments, labels, ...
+    commands: Mapping[str, Any] = field(default_factory=dict)  # who may run which command
+
+
+CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """Something wrong with a config file: which rule, where, and what."""
+
+    rule: str  # config/invalid, config/locked-key, config/expired-waiver
+    path: str
+    line: int | None
+    message: str
+    fix: str
+    severity: str = "error"
+
+
+def parse_policy(
+    text: str | None,
+    path: str = CONFIG_PATHS[0],
+    *,
+    org_text: str | None = None,
+    org_path: str = "<org>/.github/ghapp.yml",
+    today: date | None = None,
+) -> tuple[Policy, tuple[ConfigProblem, ...]]:
+    """Build the Policy from the repo config layered over the org default.
+
+    No config anywhere: report-only policy (`configured=False`). An invalid file is reported
+    as problems with lines and contributes nothing (the other layer still applies); a repo
+    override of an org-locked key is ignored and reported. Expired waivers are dropped and
+    reported when `today` is given.
+    """
+    from ghapp.core.config_loader import layered_config, policy_from_config
+
+    merged, problems = layered_config(text, path, org_text, org_path)
+    if merged is None:
+        return Policy(), problems
+    policy, more = policy_from_config(merged, path if text is not None else org_path, today)
+    return policy, problems + more

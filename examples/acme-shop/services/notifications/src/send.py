@@ -1,0 +1,2 @@
+def send(to: str, body: str) -> None:
+    print(to, body)

@@ -1,0 +1,2 @@
+def charge(amount_cents: int) -> str:
+    return f"charged {amount_cents}"

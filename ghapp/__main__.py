@@ -1,0 +1,5 @@
+import sys
+
+from ghapp.cli import main
+
+sys.exit(main())

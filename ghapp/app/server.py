@@ -1,0 +1,95 @@
+"""The webhook server: a Starlette app that reads the body and calls the pure intake functions.
+
+Status codes follow what GitHub does with them: 2xx means "delivered" (GitHub never retries),
+anything else is recorded as a failed delivery that the reconciliation pass (or a person) can
+redeliver. So the answer is 503 whenever the sink could not take the delivery safely.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ghapp.app.delivery import DeliverySink
+from ghapp.app.logs import delivery_fields, log_json
+from ghapp.app.webhooks import SIGNATURE_HEADER, WebhookError, parse_delivery, verify_signature
+from ghapp.settings import Settings
+
+logger = logging.getLogger("ghapp.server")
+Ready = Callable[[], Awaitable[bool]]
+
+
+class BodyTooLarge(WebhookError):
+    status = 413
+
+
+def create_app(settings: Settings, sink: DeliverySink, *, ready: Ready | None = None) -> Starlette:
+    """The ASGI app: POST {WEBHOOK_PATH}, GET /healthz, GET /readyz."""
+
+    async def webhook(request: Request) -> Response:
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+            verify_signature(settings.webhook_secret, body, request.headers.get(SIGNATURE_HEADER))
+            delivery = parse_delivery(request.headers, body, datetime.now(UTC))
+        except WebhookError as exc:
+            log_json(
+                logger, logging.WARNING, "delivery refused", status=exc.status, reason=str(exc),
+                delivery=request.headers.get("x-github-delivery"),
+                event=request.headers.get("x-github-event"),
+            )
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        fields = delivery_fields(delivery)
+        if delivery.event == "ping":
+            log_json(logger, logging.INFO, "ping", **fields)
+            return JSONResponse({"ok": True, "pong": True})
+        try:
+            accepted = await sink.accept(delivery)
+        except Exception as exc:  # any sink failure: GitHub must see a failed delivery
+            log_json(logger, logging.ERROR, "sink failed", error=repr(exc), **fields)
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        if not accepted:
+            log_json(logger, logging.INFO, "duplicate delivery", **fields)
+            return JSONResponse({"duplicate": True}, status_code=200)
+        log_json(logger, logging.INFO, "delivery accepted", **fields)
+        return JSONResponse({"accepted": True}, status_code=202)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            ok = True if ready is None else await ready()
+        except Exception as exc:
+            log_json(logger, logging.WARNING, "readiness check failed", error=repr(exc))
+            ok = False
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route(settings.webhook_path, webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ]
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) before reading when Content-Length is over `limit`,
+    and while streaming when a chunked body grows past it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"payload of {declared} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"payload exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

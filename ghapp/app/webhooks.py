@@ -1,0 +1,107 @@
+"""Webhook intake as plain functions over (headers, body, secret): no I/O, no framework.
+
+Signature first (HMAC-SHA256 of the raw body, constant-time compare, never SHA-1), parsing
+second. Each error carries the HTTP status intake should answer, so the server maps errors to
+responses without knowing why they happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ghapp.app.delivery import Delivery
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+
+
+class WebhookError(Exception):
+    """A delivery intake must refuse; `status` is the HTTP status to answer."""
+
+    status = 400
+
+
+class SignatureMissing(WebhookError):
+    status = 401
+
+
+class SignatureInvalid(WebhookError):
+    status = 401
+
+
+class HeadersMissing(WebhookError):
+    status = 400
+
+
+class PayloadInvalid(WebhookError):
+    status = 400
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> None:
+    """Check `X-Hub-Signature-256: sha256=<hex>` against the body; raise when absent or wrong."""
+    if not header:
+        raise SignatureMissing("X-Hub-Signature-256 header is missing (SHA-1 signatures are not accepted)")
+    scheme, _, received = header.strip().partition("=")
+    if scheme != "sha256" or not received:
+        raise SignatureInvalid("X-Hub-Signature-256 must look like 'sha256=<hex digest>'")
+    expected = sign(secret, body)
+    if not hmac.compare_digest(expected.encode(), header.strip().encode()):
+        raise SignatureInvalid("signature does not match the payload (check WEBHOOK_SECRET)")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub sends for `body` (tests and the replay tool use it)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def parse_delivery(headers: Mapping[str, str], body: bytes, now: datetime) -> Delivery:
+    """Build a Delivery from the headers and the raw JSON body (which stays raw for routing)."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    delivery_id = lower.get("x-github-delivery", "").strip()
+    event = lower.get("x-github-event", "").strip()
+    missing = [h for h, v in (("X-GitHub-Delivery", delivery_id), ("X-GitHub-Event", event)) if not v]
+    if missing:
+        raise HeadersMissing(f"missing header(s): {', '.join(missing)}")
+    payload = load_payload(body)
+    return Delivery(
+        id=delivery_id,
+        event=event,
+        action=_str_or_none(payload.get("action")),
+        installation_id=_installation_id(payload),
+        repository=_str_or_none(_get(payload, "repository", "full_name")),
+        payload=body,
+        received_at=now,
+    )
+
+
+def load_payload(body: bytes) -> dict[str, Any]:
+    """Decode a webhook body: a JSON object, else PayloadInvalid."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadInvalid(f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise PayloadInvalid("body must be a JSON object")
+    return payload
+
+
+def _installation_id(payload: Mapping[str, Any]) -> int | None:
+    value = _get(payload, "installation", "id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _get(payload: Mapping[str, Any], *keys: str) -> Any:
+    node: Any = payload
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,281 @@
+"""Evaluate a repository snapshot, or a change between two snapshots, against its policy.
+
+Theory of operation: the policy is read from the *base* when there is one (a pull request cannot
+weaken its own policy), otherwise from the head. Every check runs over the head; with a base, the
+checks run over the base too and a head finding whose fingerprint (rule, path, subject) exists on
+the base is marked `new: false`. Then, in this order: ignored paths are dropped, severity
+overrides apply ("off" drops the finding), owners are assigned (the service owner, else the
+CODEOWNERS owners of the path), and waivers mark findings `waived`. The conclusion is `neutral`
+without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
+`success`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from ghapp.core.catalog import Catalog
+from ghapp.core.codeowners import CodeOwners, find_codeowners
+from ghapp.core.codeowners_checks import check_codeowners
+from ghapp.core.context import Context
+from ghapp.core.coverage import check_coverage, compute_coverage
+from ghapp.core.directory import OwnerDirectory
+from ghapp.core.globs import any_glob, glob_match
+from ghapp.core.hygiene import check_workflows
+from ghapp.core.kubernetes import check_kubernetes
+from ghapp.core.manifest_checks import check_manifests
+from ghapp.core.manifests import discover_services, owner_team_slug, service_of
+from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
+from ghapp.core.policy import CONFIG_PATHS, ConfigProblem, Policy, Waiver, parse_policy
+from ghapp.core.snapshot import Snapshot, read_text
+
+Check = Callable[[Context], Iterable[Finding]]
+CHECKS: tuple[Check, ...] = (
+    check_codeowners,
+    check_manifests,
+    check_coverage,
+    check_workflows,
+    check_kubernetes,
+)
+SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A context plus the findings its checks produced (before policy is applied)."""
+
+    context: Context
+    findings: tuple[Finding, ...]
+
+
+def evaluate(
+    head: Snapshot,
+    *,
+    catalog: Catalog,
+    today: date,
+    base: Snapshot | None = None,
+    changed: Iterable[str] | None = None,
+    org_config: str | None = None,
+    repo_config: str | None = None,
+    directory: OwnerDirectory | None = None,
+    extra_waivers: Sequence[Waiver] = (),
+) -> Report:
+    """Evaluate `head` (against `base` when given) and return the report.
+
+    `changed` lists the paths a pull request touched; when None and a base is given, it is
+    computed by comparing the two snapshots. `repo_config` replaces the repository's config
+    file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
+    """
+    config_source = base if base is not None else head
+    config_path = next((p for p in CONFIG_PATHS if config_source.read(p) is not None), None)
+    if repo_config is None and config_path is not None:
+        repo_config = read_text(config_source, config_path)
+    policy, problems = parse_policy(
+        repo_config,
+        config_path or CONFIG_PATHS[0],
+        org_text=org_config,
+        today=today,
+    )
+    if extra_waivers:
+        live = tuple(w for w in extra_waivers if w.until is None or w.until >= today)
+        policy = replace(policy, waivers=policy.waivers + live)
+    if changed is None and base is not None:
+        changed = changed_paths(base, head)
+    changed_set = frozenset(changed) if changed is not None else None
+
+    current = run_checks(head, catalog, policy, today, changed_set, directory)
+    findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
+    if base is not None:
+        before = run_checks(base, catalog, policy, today, changed_set, directory)
+        known = {f.fingerprint for f in before.findings}
+        findings = [f.with_(new=f.fingerprint not in known) for f in findings]
+
+    ctx = current.context
+    findings = apply_policy(findings, ctx)
+    coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
+    files = resolve_files(ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths())
+    services = tuple(replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services)
+    return Report(
+        conclusion=conclude(policy, findings),
+        findings=tuple(sorted(findings, key=_finding_order)),
+        coverage=coverage,
+        services=services,
+        files=files,
+        policy_configured=policy.configured,
+        notes=() if policy.configured else ("No ghapp config found: report only, nothing blocks.",),
+    )
+
+
+def run_checks(
+    snapshot: Snapshot,
+    catalog: Catalog,
+    policy: Policy,
+    today: date,
+    changed: frozenset[str] | None,
+    directory: OwnerDirectory | None,
+) -> Evaluation:
+    """Parse ownership once, then run every check over one snapshot."""
+    located = find_codeowners(snapshot)
+    codeowners = CodeOwners.from_text(located.text) if located and not located.too_large else None
+    services, manifest_findings = discover_services(snapshot, catalog)
+    ctx = Context(
+        snapshot=snapshot,
+        catalog=catalog,
+        policy=policy,
+        today=today,
+        codeowners=codeowners,
+        codeowners_path=located.path if located else None,
+        services=services,
+        changed=changed,
+        directory=directory,
+    )
+    findings = list(manifest_findings)
+    for check in CHECKS:
+        findings.extend(check(ctx))
+    return Evaluation(ctx, tuple(findings))
+
+
+def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
+    """Ignore paths, override severities, assign owners, apply waivers."""
+    policy = ctx.policy
+    out: list[Finding] = []
+    for finding in findings:
+        if finding.path and any_glob(policy.ignore, finding.path):
+            continue
+        severity = policy.severities.get(finding.rule)
+        if severity == "off":
+            continue
+        if severity is not None:
+            finding = finding.with_(severity=_severity(severity))
+        if not finding.owners:
+            finding = finding.with_(owners=owners_for(ctx, finding.path, finding.service))
+        waiver = _waiver_for(policy.waivers, finding)
+        if waiver is not None:
+            until = f" until {waiver.until.isoformat()}" if waiver.until else ""
+            finding = finding.with_(
+                waived=True,
+                waiver=f"waived by {waiver.approved_by}{until}: {waiver.reason}",
+            )
+        out.append(finding)
+    return out
+
+
+def conclude(policy: Policy, findings: Iterable[Finding]) -> Conclusion:
+    if not policy.configured or not policy.enforce:
+        return "neutral"
+    blocking = any(f.severity == "error" and f.new and not f.waived for f in findings)
+    return "failure" if blocking else "success"
+
+
+def owners_for(ctx: Context, path: str | None, service_name: str | None = None) -> tuple[str, ...]:
+    """Who must act on a finding: its service's owner, else the CODEOWNERS owners of the path."""
+    service = _service_named(ctx.services, service_name) if service_name else None
+    if service is None and path:
+        service = service_of(ctx.services, path)
+    if service is not None:
+        handle = service_owner_handle(ctx, service)
+        if handle:
+            return (handle,)
+    if path and ctx.codeowners is not None:
+        match = ctx.codeowners.owners_of(path)
+        if match is not None:
+            return tuple(match.owners)
+    return ()
+
+
+def service_owner_handle(ctx: Context, service: Service) -> str | None:
+    """The service owner as a GitHub handle (`@org/team`, `@user`) when it can be known.
+
+    A Backstage owner such as `group:default/payments` names a team by slug; the organisation
+    comes from a CODEOWNERS team with that slug (the manifest's own path first)."""
+    owner = service.owner
+    if not owner:
+        return None
+    if owner.startswith("@") or "@" in owner:
+        return owner
+    slug = owner_team_slug(owner)
+    if slug is None or ctx.codeowners is None:
+        return None
+    match = ctx.codeowners.owners_of(service.manifest)
+    candidates = list(match.owners) if match else []
+    candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
+    for candidate in candidates:
+        if candidate.startswith("@") and "/" in candidate:
+            if candidate.split("/", 1)[1].lower() == slug.lower():
+                return candidate
+    return None
+
+
+def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:
+    """Owners, deciding rule and service of each path."""
+    matches = ctx.codeowners.resolve_all(paths) if ctx.codeowners is not None else [None] * len(paths)
+    out = []
+    for path, match in zip(paths, matches, strict=True):
+        service = service_of(ctx.services, path)
+        out.append(
+            FileOwners(
+                path=path,
+                owners=tuple(match.owners) if match else (),
+                line=match.line if match else None,
+                pattern=match.pattern if match else None,
+                service=service.name if service else None,
+            )
+        )
+    return tuple(out)
+
+
+def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
+    """Paths added, removed or modified between two snapshots."""
+    before, after = set(base.paths()), set(head.paths())
+    changed = before ^ after
+    for path in before & after:
+        size_a, size_b = base.size(path), head.size(path)
+        if size_a != size_b or base.read(path) != head.read(path):
+            changed.add(path)
+    return sorted(changed)
+
+
+def _waiver_for(waivers: Iterable[Waiver], finding: Finding) -> Waiver | None:
+    for waiver in waivers:
+        rule_ok = finding.rule == waiver.rule or (
+            waiver.rule.endswith("/") and finding.rule.startswith(waiver.rule)
+        ) or waiver.rule == "*"
+        if not rule_ok:
+            continue
+        if waiver.path and not (finding.path and glob_match(waiver.path, finding.path)):
+            continue
+        if waiver.service and waiver.service != finding.service:
+            continue
+        return waiver
+    return None
+
+
+def _service_named(services: Iterable[Service], name: str) -> Service | None:
+    return next((s for s in services if s.name == name), None)
+
+
+def _config_finding(catalog: Catalog, problem: ConfigProblem) -> Finding:
+    rule = catalog.rule(problem.rule)
+    return Finding(
+        rule=problem.rule,
+        severity=_severity(problem.severity),
+        message=problem.message,
+        path=problem.path,
+        line=problem.line,
+        fix=problem.fix or rule.fix,
+        subject=problem.message,
+    )
+
+
+def _severity(value: str) -> Severity:
+    if value == "error":
+        return "error"
+    if value == "warning":
+        return "warning"
+    return "notice"
+
+
+def _finding_order(f: Finding) -> tuple[int, str, int, str]:
+    return (SEVERITY_ORDER.get(f.severity, 3), f.path or "", f.line or 0, f.rule)

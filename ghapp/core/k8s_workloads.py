@@ -1,0 +1,228 @@
+"""Finding Kubernetes workloads in a snapshot: which YAML files to read, and where pod specs are.
+
+Theory of operation. Any YAML file may be a manifest, so the cost is kept bounded in three
+steps, cheapest first: (1) by path — only `*.yaml`/`*.yml`, never files that are known to be
+something else (workflows, compose files, Backstage manifests, Helm values and chart
+templates, kustomize patches); (2) by bytes — a file that does not mention `apiVersion`, `kind`
+and `containers` cannot hold a pod spec, so it is never parsed; (3) by size and count — files
+over the YAML loader's limit and files past a total budget are reported as notices, not read.
+
+Pod specs are then found at fixed paths per kind (no recursive walk: documents may share
+structures through aliases), `kind: List` items one level deep.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_documents
+
+# Files past these budgets are not read; one notice says where checking stopped.
+MAX_MANIFEST_FILES = 20_000
+MAX_TOTAL_BYTES = 200_000_000
+
+# Where the pod spec sits, as a key path from the document root.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+# Run-to-completion controllers: Polaris does not require probes for them.
+JOB_KINDS = frozenset({"Job", "CronJob"})
+
+_NOT_MANIFEST_NAMES = frozenset(
+    {
+        "catalog-info.yaml",
+        "catalog-info.yml",
+        "chart.yaml",
+        "pnpm-lock.yaml",
+        ".pre-commit-config.yaml",
+        ".pre-commit-hooks.yaml",
+        ".gitlab-ci.yml",
+        ".travis.yml",
+        ".golangci.yml",
+        ".golangci.yaml",
+        ".readthedocs.yaml",
+        ".readthedocs.yml",
+        "codecov.yml",
+        ".codecov.yml",
+        "mkdocs.yml",
+        "mkdocs.yaml",
+        "action.yml",
+        "action.yaml",
+        "environment.yml",
+        "pubspec.yaml",
+        "serverless.yml",
+        "openapi.yaml",
+        "openapi.yml",
+        "swagger.yaml",
+        "swagger.yml",
+    }
+)
+_KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+_KUSTOMIZE_PATCH_KEYS = ("patchesStrategicMerge", "patches", "patchesJson6902")
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a pod spec; `init` for initContainers."""
+
+    name: str
+    node: LineDict
+    init: bool
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A document that carries a pod spec (directly, or in a template)."""
+
+    kind: str
+    name: str
+    path: str
+    line: int
+    pod: LineDict
+    containers: tuple[Container, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def runs_to_completion(self) -> bool:
+        """Jobs, CronJobs and bare pods that are not restarted: probes are not required."""
+        if self.kind in JOB_KINDS:
+            return True
+        return self.kind == "Pod" and self.pod.get("restartPolicy") in ("Never", "OnFailure")
+
+
+def manifest_candidates(paths: Sequence[str]) -> list[str]:
+    """The YAML paths worth opening, sorted: not workflows or other known non-manifests, not
+    Helm chart templates or values (kustomize patches are dropped later, see `patch_paths`)."""
+    chart_dirs = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "Chart.yaml"}
+    out = []
+    for path in paths:
+        if not path.endswith((".yaml", ".yml")) or path.startswith(".github/"):
+            continue
+        name = posixpath.basename(path).lower()
+        if name in _NOT_MANIFEST_NAMES or name.startswith(("docker-compose", "compose.")):
+            continue
+        if chart_dirs and _is_chart_file(path, chart_dirs):
+            continue
+        out.append(path)
+    return sorted(out)
+
+
+def kustomization_paths(paths: Sequence[str]) -> list[str]:
+    """Kustomization files, whose patch lists name files that are partial manifests."""
+    return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)
+
+
+def patch_paths(path: str, text: str) -> set[str]:
+    """Repository paths of the patch files a kustomization lists (empty when unreadable)."""
+    try:
+        docs = load_documents(text)
+    except YamlError:
+        return set()
+    base = posixpath.dirname(path)
+    out: set[str] = set()
+    for doc in docs[:1]:
+        if not isinstance(doc, dict):
+            continue
+        for key in _KUSTOMIZE_PATCH_KEYS:
+            entries = doc.get(key)
+            for entry in entries if isinstance(entries, list) else ():
+                target = entry.get("path") if isinstance(entry, dict) else entry
+                if isinstance(target, str) and "\n" not in target:
+                    out.add(posixpath.normpath(posixpath.join(base, target)))
+    return out
+
+
+def may_hold_pod_spec(data: bytes) -> bool:
+    """Cheap byte test: a pod spec has `containers`, every manifest `apiVersion` and `kind`."""
+    return b"containers" in data and b"apiVersion" in data and b"kind" in data
+
+
+def looks_like_helm_template(data: bytes) -> bool:
+    """Go-template markers: such a file is not YAML until rendered."""
+    return b"{{" in data
+
+
+def parse_manifest(text: str) -> list[LineDict]:
+    """The file's top-level mappings (non-mapping documents dropped). Raises YamlError."""
+    return [doc for doc in load_documents(text) if isinstance(doc, LineDict)]
+
+
+def find_workloads(path: str, doc: LineDict) -> Iterator[Workload]:
+    """Workloads in one document, including the items of a `kind: List` (one level)."""
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, LineList):
+        for item in items:
+            if isinstance(item, LineDict):
+                yield from _workload(path, item)
+        return
+    yield from _workload(path, doc)
+
+
+def _workload(path: str, doc: LineDict) -> Iterator[Workload]:
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or kind not in POD_SPEC_PATHS or "apiVersion" not in doc:
+        return
+    pod = _dig(doc, POD_SPEC_PATHS[kind])
+    if not isinstance(pod, LineDict):
+        return
+    yield Workload(
+        kind=kind,
+        name=_name_of(doc),
+        path=path,
+        line=doc.line_of("kind"),
+        pod=pod,
+        containers=(*_containers(pod, "initContainers"), *_containers(pod, "containers")),
+    )
+
+
+def _containers(pod: LineDict, key: str) -> Iterator[Container]:
+    nodes = pod.get(key)
+    if not isinstance(nodes, LineList):
+        return
+    for index, node in enumerate(nodes):
+        if isinstance(node, LineDict):
+            name = node.get("name")
+            label = name if isinstance(name, str) and name else f"#{index + 1}"
+            yield Container(name=label, node=node, init=key == "initContainers")
+
+
+def _name_of(doc: LineDict) -> str:
+    meta = doc.get("metadata")
+    if isinstance(meta, dict):
+        for key in ("name", "generateName"):
+            value = meta.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return "(unnamed)"
+
+
+def _dig(node: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _is_chart_file(path: str, chart_dirs: set[str]) -> bool:
+    """A Helm chart's values file or anything under its templates/ (not YAML until rendered)."""
+    if posixpath.basename(path).startswith("values") and posixpath.dirname(path) in chart_dirs:
+        return True
+    parts = path.split("/")
+    return any(
+        part == "templates" and "/".join(parts[:i]) in chart_dirs for i, part in enumerate(parts)
+    )

@@ -1,0 +1,520 @@
+"""GitHub Actions workflows as values: triggers, jobs and steps with their line numbers.
+
+`load_workflows(snapshot)` parses every `.github/workflows/*.yml|yaml` (GitHub reads only that
+folder, not its subfolders) with the line-aware YAML loader. A file that cannot be read is kept
+as a `Workflow` with `error` set, so hygiene checks can report it and coverage skips it.
+`expand_steps` walks a workflow's jobs and follows job-level `uses: ./.github/workflows/x.yml`
+into the called workflow's jobs (cycle-safe), which is how a PR-triggered caller makes a
+`workflow_call`-only file run on pull requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+
+WORKFLOW_DIR = ".github/workflows/"
+MAX_CALL_DEPTH = 10  # GitHub allows 4 levels of nesting; a deeper chain is a cycle or junk
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One `on:` event with its filters (None: the filter is absent)."""
+
+    event: str
+    line: int
+    branches: tuple[str, ...] | None = None
+    branches_ignore: tuple[str, ...] | None = None
+    paths: tuple[str, ...] | None = None
+    paths_ignore: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One job step; `with_` holds inputs as strings (scalars stringified, booleans lowercased)."""
+
+    index: int
+    line: int
+    name: str | None = None
+    uses: str | None = None
+    uses_line: int | None = None
+    run: str | None = None
+    run_line: int | None = None
+    shell: str | None = None
+    if_: str | None = None
+    continue_on_error: str | None = None
+    with_: Mapping[str, str] = field(default_factory=dict)
+    with_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.uses or f"step {self.index + 1}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job: either steps, or a reusable workflow call (`uses`)."""
+
+    id: str
+    line: int
+    if_: str | None = None
+    continue_on_error: str | None = None
+    steps: tuple[Step, ...] = ()
+    uses: str | None = None
+    uses_line: int | None = None
+    secrets_inherit_line: int | None = None
+    container_image: str | None = None
+    container_line: int | None = None
+    permissions: Any = None
+    permissions_line: int | None = None
+    has_permissions: bool = False
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One workflow file; `error` is set (and the rest empty) when it could not be read."""
+
+    path: str
+    lines: tuple[str, ...] = ()
+    name: str | None = None
+    triggers: tuple[Trigger, ...] = ()
+    on_line: int | None = None
+    jobs: tuple[Job, ...] = ()
+    permissions: Any = None
+    permissions_line: int | None = None
+    has_permissions: bool = False
+    error: str | None = None
+    error_line: int | None = None
+
+    def trigger(self, event: str) -> Trigger | None:
+        return next((t for t in self.triggers if t.event == event), None)
+
+    @property
+    def events(self) -> frozenset[str]:
+        return frozenset(t.event for t in self.triggers)
+
+
+@dataclass(frozen=True)
+class StepUse:
+    """A step reached from a top-level workflow: the chain of jobs that leads to it."""
+
+    workflow: Workflow  # the file that holds the step
+    jobs: tuple[Job, ...]  # caller job(s) first, the job holding the step last
+    step: Step
+
+
+def is_workflow_path(path: str) -> bool:
+    """True for a file GitHub runs as a workflow: `.github/workflows/<name>.yml|yaml`."""
+    if not path.startswith(WORKFLOW_DIR):
+        return False
+    rest = path[len(WORKFLOW_DIR) :]
+    return "/" not in rest and rest.endswith((".yml", ".yaml"))
+
+
+def load_workflows(snapshot: Snapshot) -> tuple[Workflow, ...]:
+    """Every workflow file of the snapshot, parsed (sorted by path)."""
+    out = []
+    for path in sorted(p for p in snapshot.paths() if is_workflow_path(p)):
+        text = read_text(snapshot, path)
+        if text is not None:
+            out.append(parse_workflow(path, text))
+    return tuple(out)
+
+
+def parse_workflow(path: str, text: str) -> Workflow:
+    """Parse one workflow file; problems become `Workflow.error`, never an exception."""
+    lines = tuple(text.splitlines())
+    try:
+        doc = load_document(text)
+    except YamlError as exc:
+        return Workflow(path=path, lines=lines, error=str(exc), error_line=exc.line)
+    if not isinstance(doc, LineDict):
+        return Workflow(path=path, lines=lines, error="not a workflow (no mapping)", error_line=1)
+    # YAML 1.1 reads the key `on` as the boolean True.
+    on_key = "on" if "on" in doc else True
+    if on_key not in doc:
+        return Workflow(path=path, lines=lines, error="no `on:` triggers", error_line=doc.line)
+    jobs = doc.get("jobs")
+    if not isinstance(jobs, LineDict):
+        return Workflow(path=path, lines=lines, error="no `jobs:` mapping", error_line=doc.line)
+    return Workflow(
+        path=path,
+        lines=lines,
+        name=_text(doc.get("name")),
+        triggers=_parse_triggers(doc[on_key], doc.line_of(on_key)),
+        on_line=doc.line_of(on_key),
+        jobs=tuple(_parse_job(str(k), v, jobs.line_of(k)) for k, v in jobs.items()),
+        permissions=doc.get("permissions"),
+        permissions_line=doc.line_of("permissions") if "permissions" in doc else None,
+        has_permissions="permissions" in doc,
+    )
+
+
+def expand_steps(
+    workflow: Workflow, by_path: Mapping[str, Workflow], _chain: tuple[Job, ...] = ()
+) -> Iterator[StepUse]:
+    """Every step the workflow runs, following local reusable workflows (cycles cut)."""
+    seen = {workflow.path}
+    yield from _expand(workflow, by_path, _chain, seen)
+
+
+def _expand(
+    workflow: Workflow, by_path: Mapping[str, Workflow], chain: tuple[Job, ...], seen: set[str]
+) -> Iterator[StepUse]:
+    for job in workflow.jobs:
+        for step in job.steps:
+            yield StepUse(workflow, (*chain, job), step)
+        target = local_workflow_target(job.uses)
+        if target is None or target in seen or len(chain) >= MAX_CALL_DEPTH:
+            continue
+        callee = by_path.get(target)
+        if callee is not None and callee.error is None:
+            yield from _expand(callee, by_path, (*chain, job), seen | {target})
+
+
+def local_workflow_target(uses: str | None) -> str | None:
+    """`./.github/workflows/x.yml` (a ref after @ is not allowed for local calls) -> its path."""
+    if not uses or not uses.startswith("./"):
+        return None
+    return uses[2:].split("@", 1)[0]
+
+
+def _parse_triggers(on: Any, line: int) -> tuple[Trigger, ...]:
+    if isinstance(on, str):
+        return (Trigger(on, line),)
+    if isinstance(on, LineList):
+        return tuple(Trigger(str(e), on.line_of(i)) for i, e in enumerate(on) if e is not None)
+    if not isinstance(on, LineDict):
+        return ()
+    out = []
+    for event, spec in on.items():
+        tline = on.line_of(event)
+        if not isinstance(spec, LineDict):
+            out.append(Trigger(str(event), tline))
+            continue
+        out.append(
+            Trigger(
+                str(event),
+                tline,
+                branches=_strings(spec.get("branches")),
+                branches_ignore=_strings(spec.get("branches-ignore")),
+                paths=_strings(spec.get("paths")),
+                paths_ignore=_strings(spec.get("paths-ignore")),
+                types=_strings(spec.get("types")),
+            )
+        )
+    return tuple(out)
+
+
+def _parse_job(job_id: str, raw: Any, line: int) -> Job:
+    if not isinstance(raw, LineDict):
+        return Job(id=job_id, line=line)
+    steps_raw = raw.get("steps")
+    steps: tuple[Step, ...] = ()
+    if isinstance(steps_raw, LineList):
+        steps = tuple(
+            _parse_step(i, s, steps_raw.line_of(i))
+            for i, s in enumerate(steps_raw)
+            if isinstance(s, LineDict)
+        )
+    container = raw.get("container")
+    image = container.get("image") if isinstance(container, LineDict) else container
+    secrets = raw.get("secrets")
+    return Job(
+        id=job_id,
+        line=line,
+        if_=_text(raw.get("if")),
+        continue_on_error=_text(raw.get("continue-on-error")),
+        steps=steps,
+        uses=_text(raw.get("uses")),
+        uses_line=raw.line_of("uses") if "uses" in raw else None,
+        secrets_inherit_line=raw.line_of("secrets") if secrets == "inherit" else None,
+        container_image=_text(image),
+        container_line=raw.line_of("container") if "container" in raw else None,
+        permissions=raw.get("permissions"),
+        permissions_line=raw.line_of("permissions") if "permissions" in raw else None,
+        has_permissions="permissions" in raw,
+    )
+
+
+def _parse_step(index: int, raw: LineDict, line: int) -> Step:
+    with_raw = raw.get("with")
+    with_: dict[str, str] = {}
+    with_lines: dict[str, int] = {}
+    if isinstance(with_raw, LineDict):
+        for key, value in with_raw.items():
+            text = _text(value)
+            if text is not None:
+                with_[str(key)] = text
+                with_lines[str(key)] = with_raw.line_of(key)
+    return Step(
+        index=index,
+        line=line,
+        name=_text(raw.get("name")),
+        uses=_text(raw.get("uses")),
+        uses_line=raw.line_of("uses") if "uses" in raw else None,
+        run=_text(raw.get("run")),
+        run_line=raw.line_of("run") if "run" in raw else None,
+        shell=_text(raw.get("shell")),
+        if_=_text(raw.get("if")),
+        continue_on_error=_text(raw.get("continue-on-error")),
+        with_=with_,
+        with_lines=with_lines,
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A scalar as the string GitHub would see (true -> 'true'); None for absent or non-scalars."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return tuple(str(v) for v in value if v is not None)
+    return (str(value),)
+
+
+# --- When does a trigger fire, and can an `if:` be true? -------------------------------------
+
+PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+_CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """GitHub's filter glob: `*` (not /), `**`, `?`/`+` quantify the previous char, `[..]`."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c in "?+" and out:
+            out.append(c)
+            i += 1
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append(f"[{body}]" if body else re.escape("[]"))
+            i = end + 1
+        elif c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error:
+        return re.compile(re.escape(pattern) + r"\Z")
+
+
+def filter_matches(patterns: Sequence[str], path: str) -> bool:
+    """Whether `path` is selected by a filter list; a later `!pattern` can unselect it."""
+    selected = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if glob_regex(pattern[1:] if negated else pattern).match(path):
+            selected = not negated
+    return selected
+
+
+def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> bool:
+    """Whether a PR-type trigger runs for a PR that changes `paths` (None: for some PR).
+
+    Branch filters are taken as satisfied: the base branch is not known here, and a filtered
+    trigger still runs for PRs into the listed branches.
+    """
+    if trigger.event not in PR_EVENTS:
+        return False
+    types = set(trigger.types or _CODE_UPDATE_TYPES)
+    if trigger.event != "merge_group" and not _CODE_UPDATE_TYPES & types:
+        return False  # e.g. only `closed` or `labeled`: the code of a PR update is not scanned
+    if paths is None:
+        return True
+    changed = list(paths)
+    if trigger.paths is not None:
+        return any(filter_matches(trigger.paths, p) for p in changed)
+    if trigger.paths_ignore is not None:
+        return any(not filter_matches(trigger.paths_ignore, p) for p in changed)
+    return bool(changed)
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|<=|>=|[()!<>,])"
+    r"|(?P<id>[A-Za-z_][\w\-]*(?:\.[\w\-*]+|\[[^\]]*\])*))"
+)
+
+
+def may_run(condition: str | None, event: str) -> bool:
+    """False only when an `if:` is certainly false for a run triggered by `event`."""
+    if condition is None:
+        return True
+    text = condition.strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2]
+    try:
+        value = _Expression(text, event).parse()
+    except ValueError:
+        return True
+    return value is UNKNOWN or bool(value)
+
+
+class _Expression:
+    """A three-valued reading of a GitHub expression: facts known about the event, else UNKNOWN."""
+
+    def __init__(self, text: str, event: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.end() == pos:
+                raise ValueError(f"cannot read expression at {pos}")
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind)))
+            pos = m.end()
+        self.pos = 0
+        self.event = event
+
+    def parse(self) -> Any:
+        value = self._or()
+        if self.pos != len(self.tokens):
+            raise ValueError("trailing tokens")
+        return value
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        if self.pos >= len(self.tokens):
+            raise ValueError("unexpected end")
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def _or(self) -> Any:
+        value = self._and()
+        while self._peek() == "||":
+            self._take()
+            right = self._and()
+            value = _truth_or(value, right)
+        return value
+
+    def _and(self) -> Any:
+        value = self._compare()
+        while self._peek() == "&&":
+            self._take()
+            right = self._compare()
+            value = _truth_and(value, right)
+        return value
+
+    def _compare(self) -> Any:
+        left = self._unary()
+        op = self._peek()
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            self._take()
+            right = self._unary()
+            if left is UNKNOWN or right is UNKNOWN or op not in ("==", "!="):
+                return UNKNOWN
+            same = _fold(left) == _fold(right)
+            return same if op == "==" else not same
+        return left
+
+    def _unary(self) -> Any:
+        if self._peek() == "!":
+            self._take()
+            value = self._unary()
+            return UNKNOWN if value is UNKNOWN else not value
+        return self._primary()
+
+    def _primary(self) -> Any:
+        kind, tok = self._take()
+        if tok == "(":
+            value = self._or()
+            self._expect(")")
+            return value
+        if kind == "str":
+            return tok[1:-1].replace("''", "'")
+        if kind == "num":
+            return float(tok)
+        if kind != "id":
+            raise ValueError(f"unexpected {tok!r}")
+        if self._peek() == "(":
+            self._take()
+            args = []
+            while self._peek() != ")":
+                args.append(self._or())
+                if self._peek() == ",":
+                    self._take()
+            self._expect(")")
+            return _call(tok.lower(), args)
+        return self._context(tok)
+
+    def _expect(self, tok: str) -> None:
+        if self._take()[1] != tok:
+            raise ValueError(f"expected {tok!r}")
+
+    def _context(self, name: str) -> Any:
+        lowered = name.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered == "null":
+            return None
+        if lowered == "github.event_name":
+            return self.event
+        if lowered == "github.ref" and self.event == "pull_request":
+            return "refs/pull/0/merge"
+        return UNKNOWN
+
+
+def _fold(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _truth_or(left: Any, right: Any) -> Any:
+    if (left is not UNKNOWN and left) or (right is not UNKNOWN and right):
+        return True
+    return UNKNOWN if UNKNOWN in (left, right) else False
+
+
+def _truth_and(left: Any, right: Any) -> Any:
+    if (left is not UNKNOWN and not left) or (right is not UNKNOWN and not right):
+        return False
+    return UNKNOWN if UNKNOWN in (left, right) else True
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name in ("always", "success"):
+        return True
+    known = all(isinstance(a, str) for a in args) and len(args) == 2
+    if known and name == "startswith":
+        return _fold(args[0]).startswith(_fold(args[1]))
+    if known and name == "endswith":
+        return _fold(args[0]).endswith(_fold(args[1]))
+    if known and name == "contains":
+        return _fold(args[1]) in _fold(args[0])
+    return UNKNOWN

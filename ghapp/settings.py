@@ -1,0 +1,192 @@
+"""The app's configuration, read from the environment (Probot names) in this module only.
+
+`Settings.from_env(os.environ)` validates every variable at once and raises `SettingsError`
+listing each missing or malformed one, so a deployment is fixed in one go, not one restart per
+variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical")
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or malformed (the message lists each)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server, workers and GitHub client need; immutable once read."""
+
+    app_id: int
+    private_key: str
+    webhook_secret: str
+    github_api_url: str = DEFAULT_API_URL
+    webhook_path: str = "/webhooks"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    log_level: str = "info"
+    database_url: str = "sqlite:///ghapp.db"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    workers: int = 4
+    app_slug: str | None = None  # APP_SLUG: "<slug>[bot]" is the app's own login
+
+    def __repr__(self) -> str:
+        # Never print the key or the secret (settings end up in logs and tracebacks).
+        return (
+            f"Settings(app_id={self.app_id}, github_api_url={self.github_api_url!r}, "
+            f"webhook_path={self.webhook_path!r}, port={self.port}, workers={self.workers})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate every variable; raise SettingsError naming each problem."""
+        reader = _Reader(environ)
+        app_id = reader.required("APP_ID", _positive_int, "a positive integer (the App ID)")
+        private_key = _read_private_key(environ, reader)
+        secret = reader.required("WEBHOOK_SECRET", _non_empty, "a non-empty string")
+        api_url = reader.optional("GITHUB_API_URL", _api_url, "an http(s) URL", DEFAULT_API_URL)
+        path = reader.optional("WEBHOOK_PATH", _url_path, "a path starting with '/'", "/webhooks")
+        host = reader.optional("HOST", _non_empty, "a host name or address", "0.0.0.0")
+        port = reader.optional("PORT", _port, "an integer 1-65535", 3000)
+        level = reader.optional("LOG_LEVEL", _log_level, f"one of {', '.join(LOG_LEVELS)}", "info")
+        db = reader.optional("DATABASE_URL", _db_url, "a URL like sqlite:///ghapp.db", "sqlite:///ghapp.db")
+        max_body = reader.optional(
+            "MAX_BODY_BYTES", _positive_int, "a positive integer", DEFAULT_MAX_BODY_BYTES
+        )
+        workers = reader.optional("WORKERS", _positive_int, "a positive integer", 4)
+        slug = reader.optional("APP_SLUG", _non_empty, "the App's slug", None)
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return cls(
+            app_id=app_id,  # type: ignore[arg-type]  # None only when a problem was raised
+            private_key=private_key or "",
+            webhook_secret=secret or "",
+            github_api_url=api_url,
+            webhook_path=path,
+            host=host,
+            port=port,
+            log_level=level,
+            database_url=db,
+            max_body_bytes=max_body,
+            workers=workers,
+            app_slug=slug,
+        )
+
+
+class _Reader:
+    """Collects problems instead of stopping at the first one."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def required(self, name: str, parse: Callable[[str], T], expected: str) -> T | None:
+        raw = self.environ.get(name, "").strip()
+        if not raw:
+            self.problems.append(f"{name} is missing: set it to {expected}")
+            return None
+        return self._parse(name, raw, parse, expected)
+
+    def optional(self, name: str, parse: Callable[[str], T], expected: str, default: T) -> T:
+        raw = self.environ.get(name, "").strip()
+        if not raw:
+            return default
+        value = self._parse(name, raw, parse, expected)
+        return default if value is None else value
+
+    def _parse(self, name: str, raw: str, parse: Callable[[str], T], expected: str) -> T | None:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            self.problems.append(f"{name}={_shown(name, raw)} is malformed: expected {expected}{detail}")
+            return None
+
+
+def _read_private_key(environ: Mapping[str, str], reader: _Reader) -> str | None:
+    inline = environ.get("PRIVATE_KEY", "").strip()
+    path = environ.get("PRIVATE_KEY_PATH", "").strip()
+    if inline:
+        # Probot convention: a one-line env var carries the PEM with literal "\n".
+        key = inline.replace("\\n", "\n")
+        source = "PRIVATE_KEY"
+    elif path:
+        try:
+            key = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            reader.problems.append(f"PRIVATE_KEY_PATH={path} cannot be read: {exc.strerror}")
+            return None
+        source = "PRIVATE_KEY_PATH"
+    else:
+        reader.problems.append(
+            "PRIVATE_KEY is missing: set PRIVATE_KEY to the App's PEM private key "
+            "(literal \\n allowed) or PRIVATE_KEY_PATH to a file holding it"
+        )
+        return None
+    if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
+        reader.problems.append(f"{source} is malformed: expected a PEM private key (-----BEGIN ...)")
+        return None
+    return key
+
+
+def _shown(name: str, raw: str) -> str:
+    return "<hidden>" if name in ("WEBHOOK_SECRET", "PRIVATE_KEY") else repr(raw)
+
+
+def _non_empty(raw: str) -> str:
+    return raw
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("out of range")
+    return value
+
+
+def _api_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("")
+    return raw.rstrip("/")
+
+
+def _url_path(raw: str) -> str:
+    if not raw.startswith("/"):
+        raise ValueError("")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    if raw.lower() not in LOG_LEVELS:
+        raise ValueError("")
+    return raw.lower()
+
+
+def _db_url(raw: str) -> str:
+    if "://" not in raw:
+        raise ValueError("")
+    return raw

@@ -1,0 +1,82 @@
+"""Engines for the two back ends: SQLite (default) and PostgreSQL (psycopg 3).
+
+SQLite runs in WAL mode with `synchronous=FULL`: every commit is fsynced, so an acknowledged
+delivery survives a power cut, not only a process crash. The cost (one fsync per commit) is paid
+once per group commit by the sink, not once per delivery. Every SQLite transaction starts with
+`BEGIN IMMEDIATE`, so a transaction that reads then writes (a claim) holds the write lock from
+its first statement and two processes can never claim the same row.
+
+PostgreSQL URLs are rewritten to the psycopg 3 driver. `schema=` puts every table (and alembic's
+version table) in that schema through `search_path`, which is how tests isolate parallel runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///ghapp.db"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class StoreError(Exception):
+    """A store problem an operator can act on (bad URL, unreachable database, ...)."""
+
+
+def normalize_url(url: str | None) -> str:
+    """Map a DATABASE_URL to the SQLAlchemy URL we run with (psycopg 3 for PostgreSQL)."""
+    url = (url or "").strip() or DEFAULT_DATABASE_URL
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("sqlite:", "postgresql+psycopg:")):
+        return url
+    raise StoreError(f"unsupported DATABASE_URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True for the SQLite back end."""
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None, *, schema: str | None = None, pool_size: int = 5) -> Engine:
+    """Create an engine for DATABASE_URL (None or empty: the default SQLite file)."""
+    sa_url = make_url(normalize_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        return _sqlite_engine(str(sa_url))
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if schema is not None:
+        if not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"invalid schema name {schema!r}")
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        sa_url,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    # timeout: how long a writer waits for the lock before "database is locked".
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,71 @@
+"""Deliveries queue, per-PR evaluated heads, audit log.
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ghapp_deliveries",
+        sa.Column("seq", _BigId, primary_key=True, autoincrement=True),
+        sa.Column("delivery_id", sa.String(100), nullable=False, unique=True),
+        sa.Column("event", sa.String(100), nullable=False),
+        sa.Column("action", sa.String(100)),
+        sa.Column("installation_id", sa.BigInteger),
+        sa.Column("repository", sa.String(300)),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("received_at", sa.Float(53), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("available_at", sa.Float(53), nullable=False),
+        sa.Column("lease_owner", sa.String(200)),
+        sa.Column("lease_expires_at", sa.Float(53)),
+        sa.Column("last_error", sa.Text),
+        sa.Column("finished_at", sa.Float(53)),
+        sa.Column("coalesce_key", sa.String(320)),
+        sa.Column("head_sha", sa.String(64)),
+        sa.Column("event_at", sa.Float(53)),
+    )
+    op.create_index("ix_ghapp_deliveries_claim", "ghapp_deliveries", ["status", "available_at"])
+    op.create_index("ix_ghapp_deliveries_key", "ghapp_deliveries", ["coalesce_key", "status"])
+    op.create_table(
+        "ghapp_pr_heads",
+        sa.Column("coalesce_key", sa.String(320), primary_key=True),
+        sa.Column("head_sha", sa.String(64), nullable=False),
+        sa.Column("event_at", sa.Float(53), nullable=False),
+        sa.Column("evaluated_at", sa.Float(53), nullable=False),
+        sa.Column("delivery_id", sa.String(100), nullable=False),
+    )
+    op.create_table(
+        "ghapp_audit_log",
+        sa.Column("id", _BigId, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.Float(53), nullable=False),
+        sa.Column("installation_id", sa.BigInteger),
+        sa.Column("repository", sa.String(300)),
+        sa.Column("pull_request", sa.Integer),
+        sa.Column("actor", sa.String(200)),
+        sa.Column("command", sa.String(100), nullable=False),
+        sa.Column("outcome", sa.String(100)),
+        sa.Column("delivery_id", sa.String(100)),
+        sa.Column("details", sa.Text, nullable=False),
+    )
+    op.create_index("ix_ghapp_audit_repo", "ghapp_audit_log", ["repository", "at"])
+
+
+def downgrade() -> None:
+    op.drop_table("ghapp_audit_log")
+    op.drop_table("ghapp_pr_heads")
+    op.drop_table("ghapp_deliveries")

@@ -1,0 +1,478 @@
+"""The durable job queue: one row per delivery is both its record and its queue entry.
+
+Theory of operation
+-------------------
+Intake inserts a row (`enqueue_many`, ON CONFLICT DO NOTHING on the delivery id, so a repeated
+`X-GitHub-Delivery` is acknowledged but never queued twice, whichever replica sees it).
+
+A worker `claim`s one row in a single transaction: an eligible row is pending and due, or running
+with an expired lease (its worker died). PostgreSQL skips rows other claimers hold
+(`FOR UPDATE SKIP LOCKED`); SQLite serialises claimers with `BEGIN IMMEDIATE`. The claim sets a
+lease that the worker renews (`heartbeat`) while the job runs; `complete`, `fail` and `release`
+only act while the caller still holds the lease, so a worker that lost it cannot undo the work of
+the one that took over.
+
+Pull-request evaluations carry a coalescing key ("owner/name#123") and GitHub's time of that PR
+state. A claim of such a job takes the newest eligible job of its key instead and marks the older
+ones superseded; it never starts a key that already has a live running job (one evaluation per
+PR at a time), and it skips a job older than the newest head already evaluated for the PR
+(`ghapp_pr_heads`), so a late, older event can never overwrite a newer result.
+
+A failure is retried with exponential backoff and jitter (or the delay the error asked for);
+after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from ghapp.app.delivery import Delivery
+from ghapp.store.schema import (
+    DEAD,
+    DONE,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUPERSEDED,
+    deliveries,
+    pr_heads,
+)
+
+d = deliveries.c
+# pull_request actions that (re)evaluate the PR's head; only these are coalesced.
+EVALUATION_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
+# Rows per INSERT: keeps SQLite under its bound-parameter limit.
+_INSERT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failures are retried: `max_attempts` in all, exponential backoff with jitter."""
+
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    max_delay: float = 900.0
+
+    def backoff(self, attempts: int, rng: random.Random) -> float:
+        """Delay before attempt `attempts + 1`: half fixed, half random ("equal jitter")."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery, with the lease that lets this worker finish it."""
+
+    seq: int
+    delivery: Delivery
+    attempts: int
+    lease_owner: str
+    coalesce_key: str | None
+    head_sha: str | None
+    event_at: float | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One row as `ghapp deliveries` shows it."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    status: str
+    attempts: int
+    received_at: float
+    available_at: float
+    last_error: str | None
+    coalesce_key: str | None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Jobs per status and the age of the oldest pending one (for metrics)."""
+
+    counts: dict[str, int]
+    oldest_pending_age: float | None
+
+
+def coalescing_fields(delivery: Delivery) -> tuple[str | None, str | None, float | None]:
+    """(key, head sha, GitHub's time of the PR state) for a PR evaluation; Nones otherwise."""
+    if delivery.event != "pull_request" or delivery.action not in EVALUATION_ACTIONS:
+        return None, None, None
+    try:
+        payload = json.loads(delivery.payload)
+        pull = payload["pull_request"]
+        key = f"{payload['repository']['full_name']}#{int(pull['number'])}"
+        head = str(pull["head"]["sha"])
+    except (ValueError, KeyError, TypeError):
+        return None, None, None  # not evaluable as a PR: run it uncoalesced, the router decides
+    return key, head, _parse_time(pull.get("updated_at")) or delivery.received_at.timestamp()
+
+
+def _parse_time(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class Queue:
+    """Enqueue, claim, heartbeat, complete, fail, dead-letter and retry deliveries."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.lease_seconds = lease_seconds
+        self.retry_policy = retry or RetryPolicy()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def enqueue(self, delivery: Delivery) -> bool:
+        """Store and queue one delivery; False when its id was stored before."""
+        return self.enqueue_many([delivery])[0]
+
+    def enqueue_many(self, batch: Sequence[Delivery]) -> list[bool]:
+        """Store and queue deliveries in one commit; per delivery, False for a repeated id."""
+        rows = [self._row(delivery) for delivery in batch]
+        inserted: set[str] = set()
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
+                statement = (
+                    insert(deliveries)
+                    .values(chunk)
+                    .on_conflict_do_nothing(index_elements=["delivery_id"])
+                    .returning(d.delivery_id)
+                )
+                inserted.update(conn.execute(statement).scalars())
+        accepted: list[bool] = []
+        for delivery in batch:
+            accepted.append(delivery.id in inserted)
+            inserted.discard(delivery.id)  # a second copy in the same batch is a duplicate
+        return accepted
+
+    def _row(self, delivery: Delivery) -> dict[str, Any]:
+        key, head, event_at = coalescing_fields(delivery)
+        received = delivery.received_at.timestamp()
+        return {
+            "delivery_id": delivery.id,
+            "event": delivery.event,
+            "action": delivery.action,
+            "installation_id": delivery.installation_id,
+            "repository": delivery.repository,
+            "payload": delivery.payload,
+            "received_at": received,
+            "status": PENDING,
+            "attempts": 0,
+            "available_at": received,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": None,
+            "finished_at": None,
+            "coalesce_key": key,
+            "head_sha": head,
+            "event_at": event_at,
+        }
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def claim(self, worker_id: str) -> Job | None:
+        """Lease the next due job to `worker_id` (None when there is nothing to do)."""
+        now = self.clock()
+        busy_keys: list[str] = []
+        with self.engine.begin() as conn:
+            for _ in range(20):  # bounded: each pass retires a row or a key
+                row = conn.execute(self._candidate(now, busy_keys)).first()
+                if row is None:
+                    return None
+                if row.coalesce_key is None:
+                    job = self._lease(conn, row.seq, row.status, worker_id, now)
+                else:
+                    job = self._claim_newest(conn, row.coalesce_key, worker_id, now)
+                    if job is None:
+                        busy_keys.append(row.coalesce_key)
+                if job is not None:
+                    return job
+        return None
+
+    def _eligible(self, table: Any, now: float) -> Any:
+        due = and_(table.c.status == PENDING, table.c.available_at <= now)
+        orphaned = and_(table.c.status == RUNNING, table.c.lease_expires_at < now)
+        return or_(due, orphaned)
+
+    def _live(self, key: Any, now: float) -> Any:
+        other = aliased(deliveries)
+        return exists().where(
+            other.c.coalesce_key == key,
+            other.c.status == RUNNING,
+            other.c.lease_expires_at >= now,
+        )
+
+    def _candidate(self, now: float, busy_keys: list[str]) -> Any:
+        free_key = or_(d.coalesce_key.is_(None), ~self._live(d.coalesce_key, now))
+        if busy_keys:
+            not_busy = or_(d.coalesce_key.is_(None), d.coalesce_key.not_in(busy_keys))
+            free_key = and_(free_key, not_busy)
+        return (
+            select(d.seq, d.status, d.coalesce_key)
+            .where(self._eligible(deliveries, now), free_key)
+            .order_by(d.seq)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=deliveries)
+        )
+
+    def _claim_newest(self, conn: Connection, key: str, worker_id: str, now: float) -> Job | None:
+        """Lease the newest eligible job of `key`, superseding older ones; None if key is busy."""
+        if self._postgres:
+            # Serialise claimers of one PR; READ COMMITTED then shows us their committed lease.
+            locked = conn.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(key))))
+            if not locked.scalar() or conn.execute(select(self._live(key, now))).scalar():
+                return None
+        newest = conn.execute(
+            select(d.seq, d.status, d.event_at)
+            .where(d.coalesce_key == key, self._eligible(deliveries, now))
+            .order_by(d.event_at.desc(), d.seq.desc())
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if newest is None:
+            return None
+        conn.execute(
+            update(deliveries)
+            .where(
+                d.coalesce_key == key,
+                d.seq != newest.seq,
+                d.event_at <= newest.event_at,
+                or_(d.status == PENDING, and_(d.status == RUNNING, d.lease_expires_at < now)),
+            )
+            .values(status=SUPERSEDED, finished_at=now, lease_owner=None, lease_expires_at=None)
+        )
+        evaluated = conn.execute(
+            select(pr_heads.c.event_at).where(pr_heads.c.coalesce_key == key)
+        ).scalar()
+        if evaluated is not None and newest.event_at < evaluated:
+            conn.execute(
+                update(deliveries)
+                .where(d.seq == newest.seq)
+                .values(status=SKIPPED, finished_at=now, lease_owner=None, lease_expires_at=None)
+            )
+            return None
+        return self._lease(conn, newest.seq, newest.status, worker_id, now)
+
+    def _lease(
+        self, conn: Connection, seq: int, status: str, worker_id: str, now: float
+    ) -> Job | None:
+        row = conn.execute(
+            update(deliveries)
+            .where(d.seq == seq, d.status == status)
+            .values(
+                status=RUNNING,
+                lease_owner=worker_id,
+                lease_expires_at=now + self.lease_seconds,
+                attempts=d.attempts + 1,
+            )
+            .returning(*deliveries.c)
+        ).first()
+        if row is None:
+            return None
+        if row.attempts > self.retry_policy.max_attempts:
+            # Its worker died (lease expired) on every attempt: a poison job, stop retrying it.
+            conn.execute(
+                update(deliveries)
+                .where(d.seq == seq)
+                .values(
+                    status=DEAD,
+                    attempts=self.retry_policy.max_attempts,
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=row.last_error or "lease expired on every attempt",
+                )
+            )
+            return None
+        return Job(
+            seq=row.seq,
+            delivery=Delivery(
+                id=row.delivery_id,
+                event=row.event,
+                action=row.action,
+                installation_id=row.installation_id,
+                repository=row.repository,
+                payload=bytes(row.payload),
+                received_at=datetime.fromtimestamp(row.received_at, UTC),
+            ),
+            attempts=row.attempts,
+            lease_owner=worker_id,
+            coalesce_key=row.coalesce_key,
+            head_sha=row.head_sha,
+            event_at=row.event_at,
+        )
+
+    def _mine(self, job: Job) -> Any:
+        return and_(d.seq == job.seq, d.lease_owner == job.lease_owner, d.status == RUNNING)
+
+    def heartbeat(self, job: Job) -> bool:
+        """Extend the lease; False when this worker no longer holds it."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(self._mine(job))
+                .values(lease_expires_at=now + self.lease_seconds)
+            )
+            return result.rowcount == 1
+
+    def complete(self, job: Job) -> bool:
+        """Mark the job done and record the PR head it evaluated; False if the lease was lost."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(self._mine(job))
+                .values(
+                    status=DONE,
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=None,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            if job.coalesce_key is not None and job.event_at is not None:
+                self._record_head(conn, job, now)
+            return True
+
+    def _record_head(self, conn: Connection, job: Job, now: float) -> None:
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = insert(pr_heads).values(
+            coalesce_key=job.coalesce_key,
+            head_sha=job.head_sha or "",
+            event_at=job.event_at,
+            evaluated_at=now,
+            delivery_id=job.delivery.id,
+        )
+        # Only move forward: an older evaluation never replaces a newer one.
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["coalesce_key"],
+                set_={
+                    "head_sha": statement.excluded.head_sha,
+                    "event_at": statement.excluded.event_at,
+                    "evaluated_at": statement.excluded.evaluated_at,
+                    "delivery_id": statement.excluded.delivery_id,
+                },
+                where=pr_heads.c.event_at <= statement.excluded.event_at,
+            )
+        )
+
+    def fail(self, job: Job, error: str, delay: float | None = None) -> str | None:
+        """Retry later (backoff, or `delay`) or dead-letter; the new status, None if lease lost."""
+        now = self.clock()
+        if job.attempts >= self.retry_policy.max_attempts:
+            values: dict[str, Any] = {"status": DEAD, "finished_at": now}
+        else:
+            wait = delay if delay is not None else self.retry_policy.backoff(job.attempts, self.rng)
+            values = {"status": PENDING, "available_at": now + max(0.0, wait)}
+        values.update(lease_owner=None, lease_expires_at=None, last_error=error[:4000])
+        with self.engine.begin() as conn:
+            result = conn.execute(update(deliveries).where(self._mine(job)).values(values))
+        return str(values["status"]) if result.rowcount == 1 else None
+
+    def release(self, job: Job) -> bool:
+        """Give a job back unfinished (shutdown): due now, the attempt not counted."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(self._mine(job))
+                .values(
+                    status=PENDING,
+                    attempts=d.attempts - 1,
+                    available_at=self.clock(),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+            return result.rowcount == 1
+
+    # -- operators ----------------------------------------------------------------------------
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[DeliveryRecord]:
+        """The newest deliveries first, optionally only those in `status`."""
+        query = select(*(c for c in deliveries.c if c.name != "payload"))
+        if status is not None:
+            query = query.where(d.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(d.seq.desc()).limit(limit)).all()
+        return [
+            DeliveryRecord(
+                delivery_id=row.delivery_id,
+                event=row.event,
+                action=row.action,
+                repository=row.repository,
+                status=row.status,
+                attempts=row.attempts,
+                received_at=row.received_at,
+                available_at=row.available_at,
+                last_error=row.last_error,
+                coalesce_key=row.coalesce_key,
+            )
+            for row in rows
+        ]
+
+    def retry(self, delivery_id: str) -> bool:
+        """Requeue a dead-lettered delivery with a fresh attempt budget; False if not dead."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(d.delivery_id == delivery_id, d.status == DEAD)
+                .values(status=PENDING, attempts=0, available_at=self.clock(), finished_at=None)
+            )
+            return result.rowcount == 1
+
+    def known(self, delivery_ids: Iterable[str]) -> set[str]:
+        """The ids among `delivery_ids` that are stored (reconciliation skips those)."""
+        wanted = list(delivery_ids)
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _INSERT_CHUNK):
+                chunk = wanted[start : start + _INSERT_CHUNK]
+                found.update(
+                    conn.execute(select(d.delivery_id).where(d.delivery_id.in_(chunk))).scalars()
+                )
+        return found
+
+    def stats(self) -> QueueStats:
+        """Jobs per status and the age of the oldest pending job."""
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(select(d.status, func.count()).group_by(d.status)).all())
+            oldest = conn.execute(
+                select(func.min(d.received_at)).where(d.status.in_([PENDING, RUNNING]))
+            ).scalar()
+        age = None if oldest is None else max(0.0, self.clock() - oldest)
+        return QueueStats({str(k): int(v) for k, v in counts.items()}, age)

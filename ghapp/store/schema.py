@@ -1,0 +1,88 @@
+"""Tables (SQLAlchemy Core). The migrations in ghapp/store/migrations create exactly these.
+
+Times are stored as float seconds since the epoch: both back ends compare them numerically and
+there is no time-zone conversion to get wrong.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid).
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# Job states. pending -> running -> done | pending (retry) | dead; pending -> superseded | skipped.
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+DEAD = "dead"
+SUPERSEDED = "superseded"  # a newer event for the same pull request replaced it before it ran
+SKIPPED = "skipped"  # a newer head of the same pull request was already evaluated
+STATUSES = (PENDING, RUNNING, DONE, DEAD, SUPERSEDED, SKIPPED)
+
+deliveries = Table(
+    "ghapp_deliveries",
+    metadata,
+    Column("seq", _BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(100), nullable=False, unique=True),
+    Column("event", String(100), nullable=False),
+    Column("action", String(100)),
+    Column("installation_id", BigInteger),
+    Column("repository", String(300)),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", Float(53), nullable=False),
+    # Job state: one row per delivery is both the durable record and the queue entry.
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", Float(53), nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", Float(53)),
+    Column("last_error", Text),
+    Column("finished_at", Float(53)),
+    # Coalescing: "owner/name#123" for pull-request evaluations, with the head it evaluates and
+    # GitHub's time of that state (pull_request.updated_at) to order events of one PR.
+    Column("coalesce_key", String(320)),
+    Column("head_sha", String(64)),
+    Column("event_at", Float(53)),
+    Index("ix_ghapp_deliveries_claim", "status", "available_at"),
+    Index("ix_ghapp_deliveries_key", "coalesce_key", "status"),
+)
+
+pr_heads = Table(
+    "ghapp_pr_heads",
+    metadata,
+    Column("coalesce_key", String(320), primary_key=True),
+    Column("head_sha", String(64), nullable=False),
+    Column("event_at", Float(53), nullable=False),
+    Column("evaluated_at", Float(53), nullable=False),
+    Column("delivery_id", String(100), nullable=False),
+)
+
+audit_log = Table(
+    "ghapp_audit_log",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("at", Float(53), nullable=False),
+    Column("installation_id", BigInteger),
+    Column("repository", String(300)),
+    Column("pull_request", Integer),
+    Column("actor", String(200)),
+    Column("command", String(100), nullable=False),
+    Column("outcome", String(100)),
+    Column("delivery_id", String(100)),
+    Column("details", Text, nullable=False),  # JSON object
+    Index("ix_ghapp_audit_repo", "repository", "at"),
+)

@@ -79,8 +79,11 @@ def _add_check(sub: Any) -> None:
     p.add_argument("--head", help="git ref of the head (default: the working tree)")
     p.add_argument("--config", type=Path, help="config file to use instead of .github/ghapp.yml")
     p.add_argument("--org-config", type=Path, help="organisation default config to layer under")
-    p.add_argument("--directory", type=Path,
-                   help="YAML/JSON file of known users/teams/emails and who may write")
+    p.add_argument(
+        "--directory",
+        type=Path,
+        help="YAML/JSON file of known users/teams/emails and who may write",
+    )
     p.add_argument("--today", type=_date, help="evaluate waivers as of this date (YYYY-MM-DD)")
     p.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
     p.set_defaults(run=run_check)
@@ -162,13 +165,15 @@ def run_owners(args: argparse.Namespace) -> int:
     files = []
     for path, match in zip(paths, matches, strict=True):
         service = service_of(services, path)
-        files.append({
-            "path": path,
-            "owners": list(match.owners) if match else [],
-            "line": match.line if match else None,
-            "pattern": match.pattern if match else None,
-            "service": service.name if service else None,
-        })
+        files.append(
+            {
+                "path": path,
+                "owners": list(match.owners) if match else [],
+                "line": match.line if match else None,
+                "pattern": match.pattern if match else None,
+                "service": service.name if service else None,
+            }
+        )
     errors = [e.to_json() for e in codeowners.errors]
     if args.format == "json":
         print(json.dumps({"files": files, "errors": errors}, indent=2, ensure_ascii=False))
@@ -189,10 +194,16 @@ def run_rules(args: argparse.Namespace) -> int:
 
     catalog = default_catalog()
     if args.format == "json":
-        print(json.dumps({
-            "rules": [vars(r) for r in catalog.rules.values()],
-            "tools": [dict(t) for t in catalog.tools],
-        }, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "rules": [vars(r) for r in catalog.rules.values()],
+                    "tools": [dict(t) for t in catalog.tools],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     elif args.format == "markdown":
         print(rules_markdown(), end="")
     else:

@@ -70,8 +70,13 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
 
 def render_markdown(report: Report, max_bytes: int = SUMMARY_LIMIT) -> str:
     """The check-run summary; kept under `max_bytes` UTF-8 bytes with a truncation note."""
-    sections = [_md_headline(report), _md_findings(report.findings), _md_owners(report.files),
-                _md_services(report), _md_coverage(report)]
+    sections = [
+        _md_headline(report),
+        _md_findings(report.findings),
+        _md_owners(report.files),
+        _md_services(report),
+        _md_coverage(report),
+    ]
     return _fit("\n\n".join(s for s in sections if s), max_bytes)
 
 
@@ -97,7 +102,9 @@ def render_sarif(report: Report, catalog: Catalog) -> str:
         result: dict[str, Any] = {
             "ruleId": f.rule,
             "level": _sarif_level(f.severity),
-            "message": {"text": f.message + (f" Owners: {' '.join(f.owners)}." if f.owners else "")},
+            "message": {
+                "text": f.message + (f" Owners: {' '.join(f.owners)}." if f.owners else "")
+            },
             "properties": {"owners": list(f.owners), "new": f.new, "waived": f.waived},
         }
         if f.path:
@@ -176,8 +183,12 @@ def _md_owners(files: Sequence[FileOwners]) -> str:
 def _md_services(report: Report) -> str:
     if not report.services:
         return ""
-    rows = ["#### Services", "", "| Service | Owner | Tier | Data | On-call | Manifest |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "#### Services",
+        "",
+        "| Service | Owner | Tier | Data | On-call | Manifest |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in report.services:
         rows.append(
             f"| {s.name} | {s.owner or '—'} | {s.tier or '—'} | {', '.join(s.data) or '—'} | "
@@ -189,8 +200,12 @@ def _md_services(report: Report) -> str:
 def _md_coverage(report: Report) -> str:
     if not report.coverage:
         return ""
-    rows = ["#### Security scans", "", "| Category | Configured | On PRs | Blocking | Tools |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "#### Security scans",
+        "",
+        "| Category | Configured | On PRs | Blocking | Tools |",
+        "|---|---|---|---|---|",
+    ]
     for category in CATEGORIES:
         c = report.coverage.get(category)
         if c is not None:

@@ -24,7 +24,10 @@ RULE_SCHEMA: dict[str, Any] = {
     "required": ["id", "title", "severity", "rationale", "fix", "docs"],
     "additionalProperties": False,
     "properties": {
-        "id": {"type": "string", "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config)/[a-z0-9-]+$"},
+        "id": {
+            "type": "string",
+            "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config)/[a-z0-9-]+$",
+        },
         "title": {"type": "string", "minLength": 1},
         "severity": {"enum": ["error", "warning", "notice"]},
         "rationale": {"type": "string", "minLength": 1},
@@ -47,8 +50,7 @@ _INPUT_BLOCKING: dict[str, Any] = {
     "additionalProperties": False,
     "minProperties": 1,
     "properties": {
-        k: _VALUES
-        for k in ("nonblocking", "blocking", "nonblocking_contains", "blocking_contains")
+        k: _VALUES for k in ("nonblocking", "blocking", "nonblocking_contains", "blocking_contains")
     },
 }
 _MATCHER_COMMON: dict[str, Any] = {

@@ -57,13 +57,19 @@ class GitSnapshot:
     def __init__(self, repo: str | Path, ref: str) -> None:
         self.repo = Path(repo).resolve()
         self.ref = ref
-        self.commit = _git(self.repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
-                           what=f"{ref!r} is not a commit in {repo}").strip()
+        self.commit = _git(
+            self.repo,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"{ref}^{{commit}}",
+            what=f"{ref!r} is not a commit in {repo}",
+        ).strip()
         # A directory inside a larger repository sees the tree below it, like the working tree.
         prefix = _git(self.repo, "rev-parse", "--show-prefix").strip()
         tree = f"{self.commit}:{prefix}" if prefix else self.commit
         self._entries: dict[str, tuple[str, int]] = {}
-        listing = _git(self.repo, "ls-tree", "-r", "-z", "--long", tree)
+        listing = _git(self.repo, "ls-tree", "-r", "-z", "--long", "--full-tree", tree)
         for record in listing.split("\0"):
             if not record:
                 continue
@@ -82,7 +88,8 @@ class GitSnapshot:
             return None
         result = subprocess.run(
             ["git", "-C", str(self.repo), "cat-file", "blob", entry[0]],
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
         return result.stdout if result.returncode == 0 else None
 
@@ -94,7 +101,9 @@ class GitSnapshot:
 def is_git_repo(root: str | Path) -> bool:
     result = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.returncode == 0 and result.stdout.strip() == "true"
 
@@ -118,7 +127,9 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     result = subprocess.run(
         ["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         return None

@@ -71,6 +71,7 @@ COMMANDS: Mapping[str, CommandSpec] = MappingProxyType(
 MAX_LINE = 1000  # longer lines are not commands anyone typed; refuse rather than tokenise
 _COMMAND_RE = re.compile(r"^/([a-z][a-z0-9-]*)(?=\s|$)(.*)$")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN_RE = re.compile(r"`([^`]*)`")
 _TEAM_RE = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RULE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(?:/[a-z0-9][a-z0-9-]*)*/?$")
 
@@ -140,8 +141,8 @@ def parse_line(name: str, rest: str, number: int = 1, text: str = "") -> Command
     if len(text) > MAX_LINE:
         return Malformed(text[:80] + "…", f"command longer than {MAX_LINE} characters", name, number)
     try:
-        # Backticks around an argument (`/owners `a.py``) are Markdown, not part of the path.
-        words = [w.strip("`") for w in shlex.split(rest)]
+        # Backticks around an argument (/owners `a b.py`) are Markdown quoting, not the path.
+        words = shlex.split(_CODE_SPAN_RE.sub(lambda m: shlex.quote(m.group(1)), rest))
     except ValueError as exc:  # an unclosed quote
         return Malformed(text, f"cannot split the arguments: {exc}", name, number)
     args: list[str] = []

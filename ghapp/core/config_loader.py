@@ -22,7 +22,9 @@ from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 _VALIDATOR = jsonschema.Draft202012Validator(
     CONFIG_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
-_FIX_INVALID = "Correct the config against schema/ghapp.schema.json (see the README, Configuration)."
+_FIX_INVALID = (
+    "Correct the config against schema/ghapp.schema.json (see the README, Configuration)."
+)
 
 
 def layered_config(
@@ -41,7 +43,9 @@ def layered_config(
             line = repo.line_of(key) if isinstance(repo, LineDict) else None
             problems.append(
                 ConfigProblem(
-                    "config/locked-key", path, line,
+                    "config/locked-key",
+                    path,
+                    line,
                     f"`{key}` is locked by the organisation default; the repository value is ignored",
                     f"Remove `{key}` from {path}, or ask the org admins to unlock it.",
                     "warning",
@@ -109,9 +113,7 @@ def _dates_to_text(value: Any, depth: int = 0) -> Any:
 def _line_at(doc: Any, where: list[Any]) -> int | None:
     node, line = doc, getattr(doc, "line", None)
     for step in where:
-        if isinstance(node, LineDict) and step in node:
-            line, node = node.line_of(step), node[step]
-        elif isinstance(node, LineList) and isinstance(step, int) and step < len(node):
+        if (isinstance(node, LineDict) and step in node) or (isinstance(node, LineList) and isinstance(step, int) and step < len(node)):
             line, node = node.line_of(step), node[step]
         else:
             break
@@ -173,7 +175,9 @@ def _waivers(
         if today is not None and until is not None and until < today:
             problems.append(
                 ConfigProblem(
-                    "config/expired-waiver", path, line,
+                    "config/expired-waiver",
+                    path,
+                    line,
                     f"waiver for {item['rule']} expired on {until.isoformat()} and no longer applies",
                     "Fix the finding, or renew the waiver with a new `until` and approver.",
                     "notice",
@@ -182,8 +186,13 @@ def _waivers(
             continue
         waivers.append(
             Waiver(
-                rule=item["rule"], reason=item["reason"], approved_by=item["approved_by"],
-                until=until, path=item.get("path"), service=item.get("service"), line=line,
+                rule=item["rule"],
+                reason=item["reason"],
+                approved_by=item["approved_by"],
+                until=until,
+                path=item.get("path"),
+                service=item.get("service"),
+                line=line,
             )
         )
     return tuple(waivers), tuple(problems)

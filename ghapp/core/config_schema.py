@@ -8,7 +8,15 @@ from typing import Any
 CATEGORY = {"enum": ["sast", "secrets", "sca", "container", "iac"]}
 FIELD = {
     "enum": [
-        "owner", "oncall", "tier", "data", "runbook", "dashboard", "slo", "lifecycle", "system",
+        "owner",
+        "oncall",
+        "tier",
+        "data",
+        "runbook",
+        "dashboard",
+        "slo",
+        "lifecycle",
+        "system",
     ]
 }
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}

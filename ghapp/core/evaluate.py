@@ -95,8 +95,12 @@ def evaluate(
     ctx = current.context
     findings = apply_policy(findings, ctx)
     coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
-    files = resolve_files(ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths())
-    services = tuple(replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services)
+    files = resolve_files(
+        ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
+    )
+    services = tuple(
+        replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services
+    )
     return Report(
         conclusion=conclude(policy, findings),
         findings=tuple(sorted(findings, key=_finding_order)),
@@ -201,16 +205,15 @@ def service_owner_handle(ctx: Context, service: Service) -> str | None:
     match = ctx.codeowners.owners_of(service.manifest)
     candidates = list(match.owners) if match else []
     candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
-    for candidate in candidates:
-        if candidate.startswith("@") and "/" in candidate:
-            if candidate.split("/", 1)[1].lower() == slug.lower():
-                return candidate
-    return None
+    teams = (c for c in candidates if c.startswith("@") and "/" in c)
+    return next((t for t in teams if t.split("/", 1)[1].lower() == slug.lower()), None)
 
 
 def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:
     """Owners, deciding rule and service of each path."""
-    matches = ctx.codeowners.resolve_all(paths) if ctx.codeowners is not None else [None] * len(paths)
+    matches = (
+        ctx.codeowners.resolve_all(paths) if ctx.codeowners is not None else [None] * len(paths)
+    )
     out = []
     for path, match in zip(paths, matches, strict=True):
         service = service_of(ctx.services, path)
@@ -239,9 +242,11 @@ def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
 
 def _waiver_for(waivers: Iterable[Waiver], finding: Finding) -> Waiver | None:
     for waiver in waivers:
-        rule_ok = finding.rule == waiver.rule or (
-            waiver.rule.endswith("/") and finding.rule.startswith(waiver.rule)
-        ) or waiver.rule == "*"
+        rule_ok = (
+            finding.rule == waiver.rule
+            or (waiver.rule.endswith("/") and finding.rule.startswith(waiver.rule))
+            or waiver.rule == "*"
+        )
         if not rule_ok:
             continue
         if waiver.path and not (finding.path and glob_match(waiver.path, finding.path)):

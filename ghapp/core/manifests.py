@@ -56,7 +56,7 @@ Owners are compared with CODEOWNERS by team slug: `group:default/payments`, `pay
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ghapp.core.catalog import Catalog
@@ -100,7 +100,6 @@ _GENERIC_ALL = (
 
 # A value found in a manifest and the line that set it.
 _Found = tuple[Any, int]
-_Emit = Callable[[str, str, int | None, str, str | None], None]
 
 
 def discover_services(
@@ -225,16 +224,10 @@ def _slugify(name: str) -> str:
 def _read_manifest(
     snapshot: Snapshot, catalog: Catalog, path: str, source: str, findings: list[Finding]
 ) -> list[Service]:
-    def emit(
-        rule: str, message: str, line: int | None, subject: str, suggestion: str | None
-    ) -> None:
-        findings.append(
-            _finding(catalog, rule, message, path, line, subject, suggestion=suggestion)
-        )
-
+    reader = _Reader(catalog, path, source, findings)
     size = snapshot.size(path)
     if size is not None and size > MAX_YAML_BYTES:
-        emit("manifest/invalid-yaml", f"manifest is {size} bytes; not parsed", None, "size", None)
+        reader.problem("manifest/invalid-yaml", f"manifest is {size} bytes; not parsed", None)
         return []
     data = snapshot.read(path)
     if data is None:
@@ -243,14 +236,14 @@ def _read_manifest(
     try:
         docs = load_documents(text)
     except YamlError as exc:
-        emit("manifest/invalid-yaml", f"{path}: {exc}", exc.line, "yaml", None)
+        reader.problem("manifest/invalid-yaml", str(exc), exc.line)
         return []
-    reader = _Reader(path, source, text, emit)
+    reader.source_lines = text.splitlines()
     services = []
     for doc in docs:
         if not isinstance(doc, LineDict):
             line = doc.line if isinstance(doc, LineList) else None
-            emit("manifest/not-a-mapping", "manifest document is not a mapping", line, "doc", None)
+            reader.problem("manifest/not-a-mapping", "manifest document is not a mapping", line)
             continue
         service = reader.parse(doc)
         if service is not None:
@@ -258,38 +251,39 @@ def _read_manifest(
     return services
 
 
-def _finding(
-    catalog: Catalog,
-    rule_id: str,
-    message: str,
-    path: str,
-    line: int | None,
-    subject: str,
-    *,
-    service: str | None = None,
-    suggestion: str | None = None,
-) -> Finding:
-    rule = catalog.rule(rule_id)
-    return Finding(
-        rule=rule_id,
-        severity=rule.severity,
-        message=message,
-        path=path,
-        line=line,
-        subject=subject,
-        fix=rule.fix,
-        service=service,
-        suggestion=suggestion,
-    )
-
-
 class _Reader:
-    """Maps one manifest file's documents to services, reporting problems through `emit`."""
+    """Maps one manifest file's documents to services, recording problems as findings."""
 
-    def __init__(self, path: str, source: str, text: str, emit: _Emit) -> None:
-        self.path, self.source, self.emit = path, source, emit
+    def __init__(self, catalog: Catalog, path: str, source: str, findings: list[Finding]) -> None:
+        self.catalog, self.path, self.source, self.findings = catalog, path, source, findings
         self.directory = path.rpartition("/")[0]
-        self.source_lines = text.splitlines()
+        self.source_lines: list[str] = []
+
+    def problem(
+        self,
+        rule_id: str,
+        message: str,
+        line: int | None,
+        subject: str = "",
+        *,
+        service: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        """Record a finding on this manifest (severity and fix from the catalog)."""
+        rule = self.catalog.rule(rule_id)
+        self.findings.append(
+            Finding(
+                rule=rule_id,
+                severity=rule.severity,
+                message=message,
+                path=self.path,
+                line=line,
+                subject=subject or rule_id,
+                fix=rule.fix,
+                service=service,
+                suggestion=suggestion,
+            )
+        )
 
     def parse(self, doc: LineDict) -> Service | None:
         if self.source == "backstage":
@@ -303,7 +297,7 @@ class _Reader:
         if kind not in BACKSTAGE_KINDS:
             what = f"kind {kind!r}" if kind is not None else "no kind"
             message = f"Backstage entity with {what}; skipped"
-            self.emit("manifest/unknown-kind", message, doc.line_of("kind"), f"kind:{kind}", None)
+            self.problem("manifest/unknown-kind", message, doc.line_of("kind"), f"kind:{kind}")
             return None
         if kind != "Component":
             return None
@@ -335,7 +329,11 @@ class _Reader:
                 shown = "integration-key" if key.endswith("integration-key") else _text(hit[0])
                 oncall.append((f"{provider}:{shown}", hit[1]))
         urls = {"runbook", "slo", *(["dashboard"] if dashboard else [])}
-        where = {"spec": spec.line, "metadata": meta.line, "annotations": notes.line}
+        where = {
+            "spec": doc.line_of("spec"),
+            "metadata": doc.line_of("metadata"),
+            "annotations": meta.line_of("annotations") if "annotations" in meta else meta.line,
+        }
         name = _get(meta, "name")
         return self._service(doc, name, "metadata.name", found, oncall, urls, where)
 
@@ -346,7 +344,7 @@ class _Reader:
             if "repository" in doc:
                 return None  # a repository record: ownership of the repo, not a service
             message = "opslevel.yml has no `service:` mapping; skipped"
-            self.emit("manifest/unknown-kind", message, doc.line, "kind:opslevel", None)
+            self.problem("manifest/unknown-kind", message, doc.line, "kind:opslevel")
             return None
         tags = _tag_map(body.get("tags"))
         generic = _generic(tags)
@@ -364,7 +362,7 @@ class _Reader:
         }
         oncall = _escalation(generic)
         oncall += [(f"incidents:{t['url']}", t["line"]) for t in tools if _is_incident(t)]
-        where = {"spec": body.line, "metadata": body.line, "annotations": body.line}
+        where = dict.fromkeys(("spec", "metadata", "annotations"), doc.line_of(key))
         urls = {"runbook", "dashboard", "slo"}
         name = _get(body, "name")
         return self._service(doc, name, f"{key}.name", found, oncall, urls, where)
@@ -373,7 +371,7 @@ class _Reader:
         info = doc.get("info")
         if not isinstance(info, LineDict):
             message = "cortex.yaml has no `info:` mapping; skipped"
-            self.emit("manifest/unknown-kind", message, doc.line, "kind:cortex", None)
+            self.problem("manifest/unknown-kind", message, doc.line, "kind:cortex")
             return None
         kind = info.get("x-cortex-type", "service")
         if not isinstance(kind, str) or kind.lower() != "service":
@@ -401,7 +399,7 @@ class _Reader:
             ident = target.get("id") if isinstance(target, Mapping) else target
             if ident not in (None, ""):
                 oncall.append((f"{str(provider).lower()}:{ident}", block.line_of(provider)))
-        where = {"spec": info.line, "metadata": info.line, "annotations": info.line}
+        where = dict.fromkeys(("spec", "metadata", "annotations"), doc.line_of("info"))
         urls = {"runbook", "dashboard", *(["slo"] if slo_url else [])}
         name = _get(info, "x-cortex-tag")
         return self._service(doc, name, "info.x-cortex-tag", found, oncall, urls, where)
@@ -418,7 +416,7 @@ class _Reader:
     ) -> Service | None:
         if name is None or isinstance(name[0], Mapping | list) or not _text(name[0]):
             message = f"service without `{name_field}`; skipped"
-            self.emit("manifest/missing-name", message, doc.line, "name", None)
+            self.problem("manifest/missing-name", message, doc.line, "name")
             return None
         service_name = _text(name[0])
         values: dict[str, Any] = {}
@@ -457,7 +455,14 @@ class _Reader:
         if _HOSTLIKE_RE.match(url) and text.count(url) == 1:
             suggestion = text.replace(url, "https://" + url)
         message = f"{service}: {fieldname} {url!r} is not an http(s) URL"
-        self.emit("manifest/invalid-link", message, line, f"{service}:{fieldname}", suggestion)
+        self.problem(
+            "manifest/invalid-link",
+            message,
+            line,
+            f"{service}:{fieldname}",
+            service=service,
+            suggestion=suggestion,
+        )
 
 
 _URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)

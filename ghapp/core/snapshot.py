@@ -31,9 +31,7 @@ class DictSnapshot:
     """A snapshot held in memory: `{path: text or bytes}`. For tests and embedding."""
 
     def __init__(self, files: Mapping[str, str | bytes]) -> None:
-        self._files = {
-            p: (v.encode() if isinstance(v, str) else v) for p, v in files.items()
-        }
+        self._files = {p: (v.encode() if isinstance(v, str) else v) for p, v in files.items()}
         self._paths = tuple(sorted(self._files))
 
     def paths(self) -> Sequence[str]:

@@ -68,6 +68,7 @@ class Job:
     steps: tuple[Step, ...] = ()
     uses: str | None = None
     uses_line: int | None = None
+    with_: Mapping[str, str] = field(default_factory=dict)
     secrets_inherit_line: int | None = None
     container_image: str | None = None
     container_line: int | None = None
@@ -223,6 +224,7 @@ def _parse_job(job_id: str, raw: Any, line: int) -> Job:
             for i, s in enumerate(steps_raw)
             if isinstance(s, LineDict)
         )
+    with_, _ = _inputs(raw.get("with"))
     container = raw.get("container")
     image = container.get("image") if isinstance(container, LineDict) else container
     secrets = raw.get("secrets")
@@ -234,6 +236,7 @@ def _parse_job(job_id: str, raw: Any, line: int) -> Job:
         steps=steps,
         uses=_text(raw.get("uses")),
         uses_line=raw.line_of("uses") if "uses" in raw else None,
+        with_=with_,
         secrets_inherit_line=raw.line_of("secrets") if secrets == "inherit" else None,
         container_image=_text(image),
         container_line=raw.line_of("container") if "container" in raw else None,
@@ -243,16 +246,20 @@ def _parse_job(job_id: str, raw: Any, line: int) -> Job:
     )
 
 
-def _parse_step(index: int, raw: LineDict, line: int) -> Step:
-    with_raw = raw.get("with")
-    with_: dict[str, str] = {}
-    with_lines: dict[str, int] = {}
-    if isinstance(with_raw, LineDict):
-        for key, value in with_raw.items():
+def _inputs(raw: Any) -> tuple[dict[str, str], dict[str, int]]:
+    values: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    if isinstance(raw, LineDict):
+        for key, value in raw.items():
             text = _text(value)
             if text is not None:
-                with_[str(key)] = text
-                with_lines[str(key)] = with_raw.line_of(key)
+                values[str(key)] = text
+                lines[str(key)] = raw.line_of(key)
+    return values, lines
+
+
+def _parse_step(index: int, raw: LineDict, line: int) -> Step:
+    with_, with_lines = _inputs(raw.get("with"))
     return Step(
         index=index,
         line=line,

@@ -1,0 +1,165 @@
+"""Workers: claim a job, run the processor under a renewed lease, then complete or fail it.
+
+A worker is an asyncio task; database calls run in threads. The processor is
+`ghapp.app.processor.Processor` (duck-typed here: `process(delivery)`, async or not). An
+exception with a numeric `delay` attribute (RetryableError) is retried after that many seconds;
+any other exception is retried with backoff, and dead-lettered after the last attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any, Protocol
+
+from ghapp.app.delivery import Delivery
+from ghapp.store.logging import bind_delivery
+from ghapp.store.metrics import Metrics
+from ghapp.store.queue import Job, Queue
+from ghapp.store.schema import DEAD
+
+logger = logging.getLogger("ghapp.store.worker")
+
+
+class Processor(Protocol):
+    def process(self, delivery: Delivery) -> Any:
+        """Do the work for one delivery (may be a coroutine function)."""
+        ...
+
+
+def new_worker_id(index: int = 0) -> str:
+    """A lease owner name unique across hosts, processes and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{index}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """One claim-process-finish loop."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        processor: Processor,
+        *,
+        worker_id: str | None = None,
+        metrics: Metrics | None = None,
+        poll_interval: float = 0.5,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self.queue = queue
+        self.processor = processor
+        self.worker_id = worker_id or new_worker_id()
+        self.metrics = metrics
+        self.poll_interval = poll_interval
+        self.wake = wake
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; a job in progress is finished first."""
+        while not stop.is_set():
+            try:
+                ran = await self.run_once()
+            except Exception:  # the database is away: keep the worker alive, try again later
+                logger.exception("worker %s: claim failed", self.worker_id)
+                ran = False
+            if not ran:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if self.wake is not None:
+            waiters.append(asyncio.ensure_future(self.wake.wait()))
+        _, pending = await asyncio.wait(
+            waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+        if self.wake is not None:
+            self.wake.clear()
+
+    async def run_once(self) -> bool:
+        """Claim and run one job; False when there was none."""
+        job = await asyncio.to_thread(self.queue.claim, self.worker_id)
+        if job is None:
+            return False
+        pr = job.coalesce_key.rpartition("#")[2] if job.coalesce_key else None
+        with bind_delivery(job.delivery, pull_request=pr):
+            await self._run(job)
+        return True
+
+    async def _run(self, job: Job) -> None:
+        started = time.perf_counter()
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        try:
+            await self._call_processor(job.delivery)
+        except asyncio.CancelledError:
+            heartbeat.cancel()
+            await asyncio.shield(asyncio.to_thread(self.queue.release, job))
+            raise
+        except Exception as exc:
+            heartbeat.cancel()
+            delay = getattr(exc, "delay", None)
+            delay = float(delay) if isinstance(delay, int | float) else None
+            status = await asyncio.to_thread(self.queue.fail, job, _describe(exc), delay)
+            outcome = "lost_lease" if status is None else ("dead" if status == DEAD else "retry")
+            level = logging.ERROR if outcome == "dead" else logging.WARNING
+            logger.log(level, "job failed (attempt %d): %s -> %s", job.attempts, exc, outcome)
+        else:
+            heartbeat.cancel()
+            done = await asyncio.to_thread(self.queue.complete, job)
+            outcome = "done" if done else "lost_lease"
+            logger.info("job %s in %.3fs", outcome, time.perf_counter() - started)
+        if self.metrics is not None:
+            self.metrics.count_job(outcome, job.delivery.event, time.perf_counter() - started)
+
+    async def _call_processor(self, delivery: Delivery) -> None:
+        if inspect.iscoroutinefunction(self.processor.process):
+            await self.processor.process(delivery)
+        else:
+            result = await asyncio.to_thread(self.processor.process, delivery)
+            if inspect.isawaitable(result):
+                await result
+
+    async def _heartbeat(self, job: Job) -> None:
+        interval = max(0.05, self.queue.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):  # a missed beat is retried at the next one
+                if not await asyncio.to_thread(self.queue.heartbeat, job):
+                    logger.warning("lease lost; another worker may take this job over")
+                    return
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def run_workers(
+    queue: Queue,
+    processor: Processor,
+    *,
+    concurrency: int = 4,
+    stop: asyncio.Event | None = None,
+    metrics: Metrics | None = None,
+    poll_interval: float = 0.5,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Run `concurrency` workers until `stop` is set (forever when None)."""
+    stop = stop or asyncio.Event()
+    workers = [
+        Worker(
+            queue,
+            processor,
+            worker_id=new_worker_id(index),
+            metrics=metrics,
+            poll_interval=poll_interval,
+            wake=wake,
+        )
+        for index in range(concurrency)
+    ]
+    logger.info("starting %d workers", concurrency)
+    await asyncio.gather(*(worker.run(stop) for worker in workers))

@@ -7,6 +7,7 @@ variable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,11 @@ class Settings:
         )
 
     @classmethod
+    def from_process_env(cls) -> Settings:
+        """`from_env(os.environ)`: the one place the process environment is read."""
+        return cls.from_env(os.environ)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every variable; raise SettingsError naming each problem."""
         reader = _Reader(environ)
@@ -65,7 +71,9 @@ class Settings:
         host = reader.optional("HOST", _non_empty, "a host name or address", "0.0.0.0")
         port = reader.optional("PORT", _port, "an integer 1-65535", 3000)
         level = reader.optional("LOG_LEVEL", _log_level, f"one of {', '.join(LOG_LEVELS)}", "info")
-        db = reader.optional("DATABASE_URL", _db_url, "a URL like sqlite:///ghapp.db", "sqlite:///ghapp.db")
+        db = reader.optional(
+            "DATABASE_URL", _db_url, "a URL like sqlite:///ghapp.db", "sqlite:///ghapp.db"
+        )
         max_body = reader.optional(
             "MAX_BODY_BYTES", _positive_int, "a positive integer", DEFAULT_MAX_BODY_BYTES
         )
@@ -115,7 +123,9 @@ class _Reader:
             return parse(raw)
         except ValueError as exc:
             detail = f" ({exc})" if str(exc) else ""
-            self.problems.append(f"{name}={_shown(name, raw)} is malformed: expected {expected}{detail}")
+            self.problems.append(
+                f"{name}={_shown(name, raw)} is malformed: expected {expected}{detail}"
+            )
             return None
 
 
@@ -140,7 +150,9 @@ def _read_private_key(environ: Mapping[str, str], reader: _Reader) -> str | None
         )
         return None
     if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
-        reader.problems.append(f"{source} is malformed: expected a PEM private key (-----BEGIN ...)")
+        reader.problems.append(
+            f"{source} is malformed: expected a PEM private key (-----BEGIN ...)"
+        )
         return None
     return key
 

@@ -12,6 +12,7 @@ from ghapp.core.claim import (
     manifest_owner_value,
     plan_codeowners_claim,
     plan_manifest_owner,
+    target_pattern,
 )
 from ghapp.core.codeowners import CodeOwners
 from ghapp.core.yamlnodes import load_documents
@@ -48,7 +49,10 @@ def owners(text: str, path: str) -> tuple[str, ...]:
     ("claimed", "patterns"),
     [
         ({"services/foo/main.py"}, ("/services/foo/main.py",)),
-        ({"services/foo/main.py", "services/foo/lib/util.py"}, ("/services/foo/lib/", "/services/foo/main.py")),
+        (
+            {"services/foo/main.py", "services/foo/lib/util.py"},
+            ("/services/foo/lib/", "/services/foo/main.py"),
+        ),
         (
             {"services/foo/main.py", "services/foo/lib/util.py", "services/foo/legacy/old.py"},
             ("/services/foo/",),
@@ -65,7 +69,23 @@ def test_claim_patterns_cover_exactly_the_claimed_files(
 
 def test_unexpressible_path_is_refused() -> None:
     with pytest.raises(ClaimRefused, match="cannot express"):
-        claim_patterns({"weird/[x].txt"}, ())
+        claim_patterns({"weird/[x].txt"}, ("weird/ok.txt",))
+
+
+@pytest.mark.parametrize(
+    ("path", "directory", "pattern"),
+    [("services/foo", True, "/services/foo/"), ("", True, "*"), ("a b/c.py", False, "/a\\ b/c.py")],
+)
+def test_target_pattern(path: str, directory: bool, pattern: str) -> None:
+    assert target_pattern(path, directory) == pattern
+
+
+def assert_only_claimed_changed(
+    before: str, after: str, claimed: tuple[str, ...], team: str, tree: tuple[str, ...]
+) -> None:
+    for path in tree:
+        expected = (team,) if path in claimed else owners(before, path)
+        assert owners(after, path) == expected, path
 
 
 def test_directory_claim_keeps_more_specific_rules() -> None:
@@ -77,103 +97,38 @@ def test_directory_claim_keeps_more_specific_rules() -> None:
 
 
 def test_claim_needing_a_line_in_the_middle_to_win() -> None:
-    claimed = files_to_claim(
-        CODEOWNERS, [p for p in TREE if p.startswith("services/foo/")], "services/foo", TREE
-    )
-    plan = plan_codeowners_claim(CODEOWNERS, claimed, "@acme/foo", TREE)
-    # After /services/ (broader, would win otherwise), before /services/foo/legacy/ (keeps winning).
+    # After /services/ (broader: it wins today), before /services/foo/legacy/ (keeps winning),
+    # right after the last rule it must beat so the legacy comment stays with its rule.
+    under = tuple(p for p in TREE if p.startswith("services/foo/"))
+    claimed = files_to_claim(CODEOWNERS, under, "services/foo", TREE)
+    plan = plan_codeowners_claim(CODEOWNERS, claimed, "@acme/foo", TREE, "/services/foo/")
     assert plan.text == CODEOWNERS.replace(
-        "/services/ @acme/services\n", "/services/ @acme/services\n/services/foo/lib/ @acme/foo\n"
-    ).replace(
-        "/services/foo/lib/ @acme/foo\n", "/services/foo/lib/ @acme/foo\n/services/foo/main.py @acme/foo\n"
-    ) or plan.text.count("\n") == CODEOWNERS.count("\n") + 1
-    for path in TREE:
-        expected = ("@acme/foo",) if path in claimed else owners(CODEOWNERS, path)
-        assert owners(plan.text, path) == expected
-
-
-def test_directory_line_goes_between_broader_and_more_specific_rules() -> None:
-    tree = (*TREE, "services/foo/api/x.py")
-    claimed = tuple(p for p in tree if p.startswith("services/foo/") and "legacy" not in p)
-    text = CODEOWNERS + "/services/foo/legacy/ @acme/legacy\n"  # also decided later on
-    plan = plan_codeowners_claim(CODEOWNERS, claimed, "@acme/foo", tree)
-    lines = plan.text.splitlines()
-    assert "/services/foo/ @acme/foo" not in lines  # legacy/ is not claimed: no /services/foo/
-    assert text  # the table below checks the general placement rule
-    assert lines.index("/services/ @acme/services") < lines.index("/services/foo/api/ @acme/foo")
-
-
-def test_whole_directory_line_inserted_before_the_specific_rule() -> None:
-    text = "* @acme/platform\n/services/ @acme/services\n/services/foo/legacy/ @acme/legacy\n"
-    tree = ("services/foo/a.py", "services/foo/legacy/b.py", "services/bar/c.py")
-    claimed = files_to_claim(text, tree[:2], "services/foo", tree)
-    assert claimed == ("services/foo/a.py",)
-    # Claiming the whole directory except legacy/ needs a pattern for a.py only ...
-    plan = plan_codeowners_claim(text, claimed, "@acme/foo", tree)
-    assert plan.text.endswith("/services/foo/a.py @acme/foo\n")
-    # ... while claiming the directory including legacy/'s winner must come after it:
-    plan = plan_codeowners_claim(text, tree[:2], "@acme/foo", tree)
-    assert plan.text.endswith("/services/foo/legacy/ @acme/legacy\n/services/foo/ @acme/foo\n")
-
-
-def test_claim_in_the_middle_when_a_later_specific_rule_must_keep_winning() -> None:
-    text = (
-        "* @acme/platform\n"
-        "\n"
-        "# API gateway\n"
-        "/gateway/ @acme/gateway\n"
-        "\n"
-        "# Everything under services that is generated\n"
-        "/services/**/gen/ @acme/codegen\n"
+        "/services/ @acme/services\n", "/services/ @acme/services\n/services/foo/ @acme/foo\n"
     )
-    tree = ("services/foo/a.py", "services/foo/gen/b.py", "gateway/x.py")
-    plan = plan_codeowners_claim(text, ["services/foo/a.py"], "@acme/foo", tree)
-    assert plan.text == text + "/services/foo/a.py @acme/foo\n"
-    # A claim of the directory's files would cover gen/ too: /services/foo/ must stay before
-    # line 7 so gen/ keeps its owner, and after nothing in particular: it goes after line 4.
-    claimed = files_to_claim(text, tree[:2], "services/foo", tree)
-    assert claimed == ("services/foo/a.py",)
-    tree2 = (*tree, "services/foo/c.py")
-    plan = plan_codeowners_claim(text, ["services/foo/a.py", "services/foo/c.py"], "@acme/foo", tree2)
-    assert plan.text.splitlines()[-1] == "/services/foo/c.py @acme/foo"
+    assert plan.changes == ("line 6: added `/services/foo/ @acme/foo`",)
+    assert plan.claimed == claimed
+    assert_only_claimed_changed(CODEOWNERS, plan.text, claimed, "@acme/foo", TREE)
 
 
-def test_middle_placement_keeps_comment_with_its_rule() -> None:
-    text = (
-        "* @acme/platform\n"
-        "/services/ @acme/services\n"
-        "\n"
-        "# Generated code\n"
-        "/services/**/gen/ @acme/codegen\n"
-    )
-    tree = ("services/foo/a.py", "services/foo/b/c.py", "services/foo/gen/b.py", "x.py")
-    plan = plan_codeowners_claim(
-        text, ["services/foo/a.py", "services/foo/b/c.py", "services/foo/gen/b.py"], "@acme/foo",
-        (*tree, "services/bar/gen/z.py"),
-    )
-    # gen/ of foo is claimed and decided by line 5, so the new line comes after it (the end).
-    assert plan.text.endswith("/services/**/gen/ @acme/codegen\n/services/foo/ @acme/foo\n")
-    # Without claiming gen/, the gen/ rule must keep winning: one line after /services/,
-    # before the comment block of the gen/ rule.
-    tree3 = ("services/foo/a.py", "services/foo/gen/b.py", "services/foo/x/y.py")
-    text3 = text.replace("/services/**/gen/", "/services/foo/gen/")
-    claimed = files_to_claim(text3, tree3, "services/foo", tree3)
-    plan = plan_codeowners_claim(text3, claimed, "@acme/foo", tree3)
-    assert plan.text.splitlines() == [
-        "* @acme/platform",
-        "/services/ @acme/services",
-        "/services/foo/a.py @acme/foo",
-        "/services/foo/x/ @acme/foo",
-        "",
-        "# Generated code",
-        "/services/foo/gen/ @acme/codegen",
-    ] or plan.text.splitlines()[2:4] == ["/services/foo/x/ @acme/foo", "/services/foo/a.py @acme/foo"]
+def test_directory_claim_including_the_specific_rule_goes_after_it() -> None:
+    under = tuple(p for p in TREE if p.startswith("services/foo/"))
+    plan = plan_codeowners_claim(CODEOWNERS, under, "@acme/foo", TREE, "/services/foo/")
+    # Nothing after line 8 constrains it, so it goes where new lines go: the end.
+    assert plan.text == CODEOWNERS + "/services/foo/ @acme/foo\n"
+    assert_only_claimed_changed(CODEOWNERS, plan.text, under, "@acme/foo", TREE)
 
 
 def test_claim_at_the_end_preserves_comments_and_blank_lines() -> None:
     plan = plan_codeowners_claim(CODEOWNERS, ["tools/new/run.sh"], "@acme/tools", TREE)
     assert plan.text == CODEOWNERS + "/tools/ @acme/tools\n"
     assert plan.changes == ("line 10: added `/tools/ @acme/tools`",)
+
+
+def test_files_without_a_pattern_get_the_fewest_lines() -> None:
+    claimed = ("services/foo/main.py", "tools/new/run.sh")
+    plan = plan_codeowners_claim(CODEOWNERS, claimed, "@acme/foo", TREE)
+    assert plan.text == CODEOWNERS + "/services/foo/main.py @acme/foo\n/tools/ @acme/foo\n"
+    assert_only_claimed_changed(CODEOWNERS, plan.text, claimed, "@acme/foo", TREE)
 
 
 def test_claim_at_the_end_of_a_file_without_final_newline() -> None:
@@ -188,46 +143,33 @@ def test_claim_into_an_empty_codeowners() -> None:
 
 def test_wrongly_owned_exact_pattern_is_rewritten_in_place() -> None:
     text = "* @acme/platform\n/services/foo/ @acme/old  # handed over in 2023\n/docs/ @acme/docs\n"
-    tree = ("services/foo/a.py", "docs/x.md", "b.py")
-    plan = plan_codeowners_claim(text, ["services/foo/a.py"], "@acme/foo", tree)
-    assert plan.text == text.replace("@acme/old ", "@acme/foo")
+    tree = ("services/foo/a.py", "services/bar/b.py", "docs/x.md", "b.py")
+    plan = plan_codeowners_claim(text, ["services/foo/a.py"], "@acme/foo", tree, "/services/foo/")
+    assert plan.text == text.replace("@acme/old", "@acme/foo")
     assert plan.changes == ("line 2: owners of `/services/foo/` set to @acme/foo",)
 
 
 @pytest.mark.parametrize(
-    ("text", "claimed", "message"),
+    ("text", "claimed", "pattern", "message"),
     [
-        # a/x.py is claimed and decided by line 2; a/y.py (not claimed) by line 1: a pattern
-        # covering both ... is never produced: the planner writes /a/x.py instead, so use a
-        # file whose own pattern is shadowed by a later rule that must keep a sibling.
-        ("/a/ @acme/keep\n/a/*.py @acme/py\n", ["a/x.py"], None),
-        ("* @acme/platform\n", ["a.py"], None),
+        # /a/ must come after line 2 (it decides the claimed a/keep.py) and before line 2 (it
+        # decides a/d/keep.txt, which is not claimed and must keep its owner).
+        (
+            "/a/ @acme/old\n/a/**/keep* @acme/keep\n",
+            ("a/x.py", "a/keep.py", "a/d/y.py"),
+            "/a/",
+            "must come after line 2 .* but before line 2",
+        ),
+        # /a/ would give the unowned, unclaimed a/d/keep.txt to the team.
+        ("", ("a/x.py",), "/a/", "would also give a/d/keep.txt"),
     ],
 )
-def test_simple_claims_are_placed(text: str, claimed: list[str], message: str | None) -> None:
-    tree = ("a/x.py", "a/y.txt", "a.py", "b.py")
-    plan = plan_codeowners_claim(text, claimed, "@acme/t", tree)
-    for path in tree:
-        assert owners(plan.text, path) == (
-            ("@acme/t",) if path in claimed else owners(text, path)
-        )
-    assert message is None
-
-
-def test_claim_that_cannot_be_placed_is_refused() -> None:
-    # `/a/` is the claim (both files of a/), but a later `*.py` rule must keep winning for the
-    # unclaimed b.py and also decides a/x.py: /a/ must come after line 2 (to win a/x.py) and
-    # before line 2 (where b.py ... no: b.py is not under /a/). Use a rule that matches both a
-    # claimed and an unclaimed file under the claimed pattern instead:
-    text = "/a/ @acme/old\n/a/**/keep* @acme/keep\n"
+def test_claim_that_cannot_be_placed_is_refused(
+    text: str, claimed: tuple[str, ...], pattern: str, message: str
+) -> None:
     tree = ("a/x.py", "a/keep.py", "a/d/keep.txt", "a/d/y.py")
-    with pytest.raises(ClaimRefused, match="no place in CODEOWNERS works") as caught:
-        # a/d/ is claimed whole except keep.txt, which line 2 decides and must keep; but the
-        # claimed a/d/keep... is not in the tree, so claim a/keep.py (decided by line 2) and
-        # a/x.py while a/d/keep.txt (also line 2) stays: /a/keep.py and /a/x.py are files,
-        # placeable. Force one pattern by claiming everything under a/ except a/d/keep.txt.
-        plan_codeowners_claim(text, ["a/x.py", "a/keep.py", "a/d/y.py"], "@acme/new", tree)
-    assert "line 2" in str(caught.value)
+    with pytest.raises(ClaimRefused, match=message):
+        plan_codeowners_claim(text, claimed, "@acme/new", tree, pattern)
 
 
 def test_already_owned_claim_is_refused_with_nothing_to_change() -> None:
@@ -274,9 +216,7 @@ def test_manifest_owner_value_keeps_the_style(existing: str | None, team: str, v
 
 def test_manifest_owner_edit_keeps_formatting() -> None:
     edited = plan_manifest_owner(MANIFEST, "payments", "group:default/payments")
-    assert edited == MANIFEST.replace(
-        "'group:default/old-team'", "'group:default/payments'"
-    )
+    assert edited == MANIFEST.replace("'group:default/old-team'", "'group:default/payments'")
 
 
 def test_manifest_owner_needing_quotes_is_quoted() -> None:

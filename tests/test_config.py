@@ -29,7 +29,7 @@ def test_full_config_becomes_policy_values() -> None:
         """
 version: 1
 enforce: false
-severities: {k8s/missing-cpu-limit: off, workflow/unpinned-action: error}
+severities: {k8s/cpu-limit-missing: off, workflow/unpinned-action: error}
 ignore: ["vendor/**"]
 owners: {require: ["services/**"]}
 manifests:
@@ -44,7 +44,7 @@ publish: {review_comments: true}
     )
     assert problems == ()
     assert policy.severities == {
-        "k8s/missing-cpu-limit": "off",
+        "k8s/cpu-limit-missing": "off",
         "workflow/unpinned-action": "error",
     }
     assert policy.enforce is False

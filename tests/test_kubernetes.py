@@ -16,7 +16,7 @@ import pytest
 
 from ghapp.core.context import Context
 from ghapp.core.k8s_workloads import manifest_candidates
-from ghapp.core.kubernetes import _image_tag, check_kubernetes
+from ghapp.core.kubernetes import check_kubernetes, tag_of
 from ghapp.core.model import Finding
 from ghapp.core.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
@@ -164,6 +164,33 @@ def test_every_document_of_a_multi_document_file_is_checked() -> None:
     assert subjects == {f"Pod/{n} container app" for n in ("one", "two", "three")}
 
 
+def test_malformed_document_does_not_hide_the_others_in_its_file() -> None:
+    broken = POD.format(name="broken") + "      resources: [unclosed\n"
+    manifest = POD.format(name="one") + "---\n" + broken + "--- # last\n" + POD.format(name="two")
+    findings = check({"m.yaml": manifest})
+    (notice,) = [f for f in findings if f.rule == "k8s/unparseable"]
+    assert notice.line == 19  # where the parser gave up: the next document's `---`
+    assert {f.subject for f in findings} - {"parse"} == {
+        "Pod/one container app",
+        "Pod/two container app",
+    }
+    assert max(f.line or 0 for f in findings if f.subject == "Pod/two container app") == 26
+
+
+def test_non_workload_documents_are_not_parsed() -> None:
+    service = "apiVersion: v1\nkind: Service\nmetadata: {name: containers}\nspec: [unclosed\n"
+    manifest = service + "---\n" + POD.format(name="p")
+    findings = check({"m.yaml": manifest})
+    assert "k8s/unparseable" not in {f.rule for f in findings}
+    assert {f.line for f in findings} == {12}  # the container line, counted from the file's top
+
+
+def test_file_with_a_yaml_directive_is_parsed_whole() -> None:
+    manifest = "%YAML 1.1\n---\n" + POD.format(name="a") + "---\n" + POD.format(name="b")
+    subjects = {f.subject for f in check({"d.yaml": manifest})}
+    assert subjects == {"Pod/a container app", "Pod/b container app"}
+
+
 def test_unrendered_helm_template_is_skipped_silently() -> None:
     template = """\
 apiVersion: apps/v1
@@ -243,8 +270,8 @@ items:
         ("ghcr.io/org/app:", ""),
     ],
 )
-def test_image_tag_ignores_registry_port(image: str, tag: str) -> None:
-    assert _image_tag(image) == tag
+def test_tag_of_ignores_registry_port(image: str, tag: str) -> None:
+    assert tag_of(image) == tag
 
 
 @pytest.mark.parametrize(
@@ -430,3 +457,17 @@ def test_only_plausible_yaml_files_are_read() -> None:
 )
 def test_odd_documents_do_not_crash(document: str, rules: set[str]) -> None:
     assert {f.rule for f in check({"odd.yaml": document})} == rules
+
+
+def test_crlf_files_report_the_same_lines_and_suggestions() -> None:
+    manifest = "---\n".join(
+        POD.format(name=n) + "      securityContext:\n        privileged: true\n" for n in "ab"
+    )
+    unix = check({"u.yaml": manifest})
+    windows = check({"u.yaml": manifest.replace("\n", "\r\n")})
+    assert [(f.rule, f.line, f.suggestion) for f in windows] == [
+        (f.rule, f.line, f.suggestion) for f in unix
+    ]
+    assert ("k8s/privileged", 21, "        privileged: false") in {
+        (f.rule, f.line, f.suggestion) for f in windows
+    }

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from datetime import date
 from textwrap import dedent
 from typing import Any
 
 import pytest
 
+from ghapp.core.context import Context
+from ghapp.core.manifest_checks import check_manifests
 from ghapp.core.manifests import (
     ServiceIndex,
     discover_services,
@@ -18,6 +22,7 @@ from ghapp.core.manifests import (
     service_of,
 )
 from ghapp.core.model import Finding, Service
+from ghapp.core.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import MAX_YAML_BYTES
 from ghapp.rules import default_catalog
@@ -47,11 +52,11 @@ PAYMENTS = dedent(
 )
 
 
-def discover(files: dict[str, str | bytes]) -> tuple[tuple[Service, ...], tuple[Finding, ...]]:
+def discover(files: Mapping[str, str | bytes]) -> tuple[tuple[Service, ...], tuple[Finding, ...]]:
     return discover_services(DictSnapshot(files), default_catalog())
 
 
-def only_service(files: dict[str, str | bytes]) -> Service:
+def only_service(files: Mapping[str, str | bytes]) -> Service:
     services, findings = discover(files)
     assert findings == ()
     assert len(services) == 1
@@ -580,3 +585,54 @@ def test_owners_match_by_team_slug_user_or_email(
     manifest_owner: str, codeowner: str, same: bool
 ) -> None:
     assert owners_match(manifest_owner, codeowner) is same
+
+
+ODD_VALUES = ["[]", "{}", "~", "0", "true", "[1, {a: b}]", "{url: 5}", "''", "[[x]]"]
+FLAVOURS = {
+    "catalog-info.yaml": PAYMENTS + "  tier: VALUE\n",
+    "opslevel.yml": dedent(
+        """\
+        version: 1
+        service:
+          name: o
+          owner: team
+          tier: tier_1
+          tags: [{key: pci, value: 'true'}, 'tier:1']
+          tools: [{name: PD, category: incidents, url: 'https://x'}]
+        """
+    ),
+    "cortex.yaml": dedent(
+        """\
+        info:
+          x-cortex-tag: c
+          x-cortex-groups: [tier-1, pci]
+          x-cortex-owners: [{type: group, name: a/b, provider: GITHUB}]
+          x-cortex-oncall: {pagerduty: {id: P1, type: SERVICE}}
+          x-cortex-link: [{name: rb, type: RUNBOOK, url: 'https://x'}]
+          x-cortex-slos: {datadog: [1]}
+          x-cortex-custom-metadata: {tier: 1}
+        """
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAVOURS))
+@pytest.mark.parametrize("odd", ODD_VALUES)
+def test_a_value_of_the_wrong_type_never_raises(name: str, odd: str) -> None:
+    """Replace each value in turn (one line at a time) with a value of another YAML type."""
+    lines = FLAVOURS[name].splitlines()
+    for i, line in enumerate(lines):
+        key, colon, _ = line.partition(":")
+        if not colon:
+            continue
+        mutated = [*lines[:i], f"{key}: {odd}", *lines[i + 1 :]]
+        services, findings = discover({f"x/{name}": "\n".join(mutated) + "\n"})
+        ctx = Context(
+            snapshot=DictSnapshot({}),
+            catalog=default_catalog(),
+            policy=Policy(),
+            today=date(2025, 1, 1),
+            services=services,
+        )
+        checked = list(check_manifests(ctx))
+        assert all(f.rule.startswith("manifest/") for f in (*findings, *checked))

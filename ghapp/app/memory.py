@@ -130,15 +130,28 @@ class MemorySink:
             return True
         except Exception as exc:
             if attempt >= self._max_attempts:
-                log_json(logger, logging.ERROR, "delivery failed, giving up", error=repr(exc),
-                         attempt=attempt, **fields)
+                log_json(
+                    logger,
+                    logging.ERROR,
+                    "delivery failed, giving up",
+                    error=repr(exc),
+                    attempt=attempt,
+                    **fields,
+                )
                 self.failed.append((delivery.id, repr(exc)))
                 return True
             delay = getattr(exc, "delay", None)
             if not isinstance(delay, int | float):
                 delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
-            log_json(logger, logging.WARNING, "delivery failed, will retry", error=repr(exc),
-                     attempt=attempt, delay=delay, **fields)
+            log_json(
+                logger,
+                logging.WARNING,
+                "delivery failed, will retry",
+                error=repr(exc),
+                attempt=attempt,
+                delay=delay,
+                **fields,
+            )
             task = asyncio.create_task(self._requeue(delivery, attempt + 1, float(delay)))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)

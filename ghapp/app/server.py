@@ -39,7 +39,11 @@ def create_app(settings: Settings, sink: DeliverySink, *, ready: Ready | None = 
             delivery = parse_delivery(request.headers, body, datetime.now(UTC))
         except WebhookError as exc:
             log_json(
-                logger, logging.WARNING, "delivery refused", status=exc.status, reason=str(exc),
+                logger,
+                logging.WARNING,
+                "delivery refused",
+                status=exc.status,
+                reason=str(exc),
                 delivery=request.headers.get("x-github-delivery"),
                 event=request.headers.get("x-github-event"),
             )

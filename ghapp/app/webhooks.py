@@ -44,7 +44,9 @@ class PayloadInvalid(WebhookError):
 def verify_signature(secret: str, body: bytes, header: str | None) -> None:
     """Check `X-Hub-Signature-256: sha256=<hex>` against the body; raise when absent or wrong."""
     if not header:
-        raise SignatureMissing("X-Hub-Signature-256 header is missing (SHA-1 signatures are not accepted)")
+        raise SignatureMissing(
+            "X-Hub-Signature-256 header is missing (SHA-1 signatures are not accepted)"
+        )
     scheme, _, received = header.strip().partition("=")
     if scheme != "sha256" or not received:
         raise SignatureInvalid("X-Hub-Signature-256 must look like 'sha256=<hex digest>'")
@@ -63,7 +65,9 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, now: datetime) -> De
     lower = {k.lower(): v for k, v in headers.items()}
     delivery_id = lower.get("x-github-delivery", "").strip()
     event = lower.get("x-github-event", "").strip()
-    missing = [h for h, v in (("X-GitHub-Delivery", delivery_id), ("X-GitHub-Event", event)) if not v]
+    missing = [
+        h for h, v in (("X-GitHub-Delivery", delivery_id), ("X-GitHub-Event", event)) if not v
+    ]
     if missing:
         raise HeadersMissing(f"missing header(s): {', '.join(missing)}")
     payload = load_payload(body)

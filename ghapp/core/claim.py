@@ -17,9 +17,10 @@ works and the claim is refused with both lines named. The planner then resolves 
 the tree again with the edited text and refuses unless the claimed files resolve to T and every
 other file resolves exactly as before: the bounds are the reasoning, the re-resolve is the proof.
 
-Which patterns: `claim_patterns` covers the claimed files with as few patterns as it can, a
-directory (`/dir/`) when every file below it is claimed, else the file itself, so claiming a
-service whose directory holds a nested service claims only the outer service's files.
+Which files and patterns: a directory claim (`/services/foo/`) takes the files below it except
+those a more specific rule decides (`files_to_claim`), and places that one line. Without a
+pattern (the unowned files of a PR), `claim_patterns` covers the files with as few patterns as
+it can: a directory when every file below it is claimed, else the file itself.
 
 Manifests are edited as text, line by line, so comments, quoting and key order stay as written;
 the edit is checked by parsing both versions and comparing everything except `spec.owner`.
@@ -27,13 +28,20 @@ the edit is checked by parsing both versions and comparing everything except `sp
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ghapp.core.catalog import Catalog
+from ghapp.core.codeowners import LOCATIONS, find_codeowners
 from ghapp.core.errors import GhappError
-from ghapp.core.yamlnodes import LineDict, YamlError, load_documents
+from ghapp.core.manifests import ServiceIndex, discover_services, owners_match
+from ghapp.core.model import Service
+from ghapp.core.policy import CONFIG_PATHS, Waiver
+from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_documents
 
 MAX_PATTERNS = 50  # more than this is not a claim a reviewer can read; ask for a directory
 _UNEXPRESSIBLE = re.compile(r"[*?\[\]!\\]")  # glob syntax GitHub's CODEOWNERS cannot escape
@@ -84,6 +92,14 @@ def claim_patterns(claimed: Collection[str], universe: Iterable[str]) -> tuple[s
     return tuple(sorted(out))
 
 
+def target_pattern(path: str, directory: bool) -> str:
+    """The anchored pattern for one claimed directory (`/a/b/`; the root is `*`) or file."""
+    path = path.strip("/")
+    if not path:
+        return "*"
+    return f"/{_escape(path)}/" if directory else f"/{_escape(path)}"
+
+
 def files_to_claim(
     text: str,
     candidates: Collection[str],
@@ -118,13 +134,17 @@ def plan_codeowners_claim(
     claimed: Collection[str],
     owner: str,
     universe: Iterable[str],
+    pattern: str | None = None,
     parse: Parse | None = None,
 ) -> CodeownersPlan:
-    """Edit CODEOWNERS so `claimed` files are owned by `owner` and nothing else changes."""
+    """Edit CODEOWNERS so `claimed` files are owned by `owner` and nothing else changes.
+
+    With `pattern` (a directory claim: `/services/foo/`) that one line is placed or the claim
+    is refused; without, the fewest patterns covering exactly `claimed` are placed."""
     parse = parse or _default_parse()
     files = sorted(set(universe) | set(claimed))
     wanted = frozenset(claimed)
-    patterns = claim_patterns(wanted, files)
+    patterns = (pattern,) if pattern else claim_patterns(wanted, files)
     if len(patterns) > MAX_PATTERNS:
         raise ClaimRefused(
             f"claiming these files needs {len(patterns)} CODEOWNERS lines; claim a directory "
@@ -133,7 +153,7 @@ def plan_codeowners_claim(
     old = dict(zip(files, map(_owners, parse(text).resolve_all(files)), strict=True))
     todo = [f for f in sorted(wanted) if old[f] != (owner,)]
     if not todo:
-        raise ClaimRefused(f"already owned by {owner}: nothing to change")
+        raise AlreadyOwned(f"already owned by {owner}: nothing to change")
     changes: list[str] = []
     current = text
     for pattern in patterns:
@@ -300,7 +320,10 @@ def plan_manifest_owner(text: str, service: str, owner: str) -> str:
         if end and not lines[end - 1].endswith("\n"):
             lines[end - 1] += "\n"
         base = _indent(lines[doc.line - 1])
-        lines[end:end] = [f"{base}spec:\n", f"{base}{_step(doc, lines)}owner: {_scalar(owner, '')}\n"]
+        lines[end:end] = [
+            f"{base}spec:\n",
+            f"{base}{_step(doc, lines)}owner: {_scalar(owner, '')}\n",
+        ]
     else:
         raise ClaimRefused("`spec` is not a mapping; set spec.owner by hand")
     edited = "".join(lines)
@@ -329,12 +352,12 @@ def _verify_manifest(docs: list[Any], edited: str, index: int, owner: str) -> No
 
 
 def _without_owner(docs: list[Any]) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for doc in docs:
         plain = dict(doc) if isinstance(doc, dict) else doc
-        if isinstance(plain, dict) and isinstance(plain.get("spec"), dict):
-            plain["spec"] = {k: v for k, v in plain["spec"].items() if k != "owner"}
-            if not plain["spec"]:
+        if isinstance(plain, dict) and isinstance(plain.get("spec") or {}, dict):
+            plain["spec"] = {k: v for k, v in (plain.get("spec") or {}).items() if k != "owner"}
+            if not plain["spec"]:  # `spec:` (null) and `spec: {owner: x}` compare equal
                 plain.pop("spec")
         out.append(plain)
     return out
@@ -371,8 +394,8 @@ def _step(doc: LineDict, lines: list[str]) -> str:
     return "  "
 
 
-def _ends_at_colon(raw: str) -> bool:
-    return bool(re.match(r"^\s*spec\s*:\s*(#.*)?$", raw.rstrip("\r\n")))
+def _ends_at_colon(raw: str, key: str = "spec") -> bool:
+    return bool(re.match(rf"^\s*{key}\s*:\s*(#.*)?$", raw.rstrip("\r\n")))
 
 
 def _document_end(lines: list[str], start: int) -> int:
@@ -387,3 +410,186 @@ def _document_end(lines: list[str], start: int) -> int:
     while end > start and not lines[end - 1].strip():
         end -= 1
     return end
+
+
+# --- whole claims and standing waivers over a snapshot -------------------------------------
+
+
+class AlreadyOwned(ClaimRefused):
+    """Every claimed file already resolves to the team."""
+
+
+@dataclass(frozen=True)
+class ClaimPlan:
+    """Everything a claim PR writes: new file texts, the change lines, the claimed files."""
+
+    files: Mapping[str, str]
+    changes: tuple[str, ...]
+    claimed: tuple[str, ...]
+    summary: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return f"Claim ownership of {self.summary}"
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    path: str
+    text: str
+
+
+def plan_claim(
+    snapshot: Snapshot,
+    catalog: Catalog,
+    targets: Sequence[str],
+    team: str,
+    changed: Sequence[str],
+    parse: Parse | None = None,
+) -> ClaimPlan:
+    """Plan `/claim-ownership`: each target is a service name, a file or a directory; with no
+    target, the changed files nobody owns. Raises ClaimRefused with the reason."""
+    parse = parse or _default_parse()
+    found = find_codeowners(snapshot)
+    if found is not None and found.too_large:
+        raise ClaimRefused(f"{found.path} is larger than GitHub reads; it cannot be edited here")
+    path = found.path if found is not None else LOCATIONS[0]
+    text = (found.text if found is not None else None) or ""
+    universe = sorted({*snapshot.paths(), *changed})
+    services = discover_services(snapshot, catalog)[0]
+    index = ServiceIndex(services)
+    edits: dict[str, str] = {}
+    changes: list[str] = []
+    claimed: list[str] = []
+    notes: list[str] = []
+    labels: list[str] = []
+
+    def apply(files: Collection[str], pattern: str | None) -> None:
+        nonlocal text
+        plan = plan_codeowners_claim(text, files, team, universe, pattern, parse)
+        text = plan.text
+        changes.extend(f"{path} {c}" for c in plan.changes)
+        claimed.extend(plan.claimed)
+
+    if not targets:
+        decided = parse(text).resolve_all(changed)
+        unowned = [p for p, m in zip(changed, decided, strict=True) if m is None or not m.owners]
+        if not unowned:
+            raise ClaimRefused("every file this pull request changes already has an owner")
+        apply(unowned, None)
+        labels.append(f"{len(unowned)} unowned file(s) changed in this pull request")
+    for target in targets:
+        service = next((s for s in services if s.name == target), None)
+        try:
+            if service is not None:
+                labels.append(f"service {service.name}")
+                under = [p for p in universe if index.service_of(p) is service]
+                wanted = files_to_claim(text, under, service.path, universe, parse)
+                try:
+                    apply(wanted, target_pattern(service.path, True))
+                except AlreadyOwned:
+                    raise
+                except ClaimRefused:  # a nested service's files: claim file by file instead
+                    apply(wanted, None)
+            elif target in universe:
+                labels.append(f"`{target}`")
+                apply([target], target_pattern(target, False))
+            elif target == "/" or any(p.startswith(f"{target}/") for p in universe):
+                labels.append(f"`{target}/`")
+                under = [p for p in universe if target == "/" or p.startswith(f"{target}/")]
+                directory = "" if target == "/" else target
+                apply(
+                    files_to_claim(text, under, directory, universe, parse),
+                    target_pattern(directory, True),
+                )
+            else:
+                raise ClaimRefused(f"`{target}` matches no file, directory or service")
+        except AlreadyOwned:
+            notes.append(f"{labels[-1]} is already owned by {team}")
+        if service is not None:
+            edit = _manifest_edit(snapshot, service, team)
+            if edit is not None:
+                edits[edit.path] = edit.text
+                changes.append(f"{edit.path}: spec.owner set for {service.name}")
+            elif service.source != "backstage" and not _owned_by(service, team):
+                notes.append(
+                    f"{service.manifest} is not a Backstage manifest; set its owner by hand"
+                )
+    if not changes:
+        raise AlreadyOwned("; ".join(notes) or f"already owned by {team}: nothing to change")
+    if text != ((found.text if found is not None else None) or ""):
+        edits = {path: text, **edits}
+    return ClaimPlan(
+        edits, tuple(changes), tuple(sorted(set(claimed))), ", ".join(labels), tuple(notes)
+    )
+
+
+def _owned_by(service: Service, team: str) -> bool:
+    return service.owner is not None and owners_match(service.owner, team)
+
+
+def _manifest_edit(snapshot: Snapshot, service: Service, team: str) -> FileEdit | None:
+    if service.source != "backstage" or _owned_by(service, team):
+        return None
+    text = read_text(snapshot, service.manifest)
+    if text is None:
+        return None
+    value = manifest_owner_value(service.owner, team)
+    return FileEdit(service.manifest, plan_manifest_owner(text, service.name, value))
+
+
+def plan_standing_waiver(snapshot: Snapshot, waiver: Waiver) -> FileEdit:
+    """Append `waiver` to `waivers:` in the repository config, as text (comments kept)."""
+    path = next((p for p in CONFIG_PATHS if snapshot.size(p) is not None), CONFIG_PATHS[0])
+    text = read_text(snapshot, path) or ""
+    try:
+        doc = load_documents(text)[:1]
+    except YamlError as exc:
+        raise ClaimRefused(f"{path} is not valid YAML ({exc}); fix it first") from None
+    config = doc[0] if doc else LineDict()
+    if not isinstance(config, LineDict):
+        raise ClaimRefused(f"{path} is not a mapping; add the waiver by hand")
+    entry = {k: v for k, v in _waiver_fields(waiver).items() if v is not None}
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    existing = config.get("waivers")
+    if "waivers" not in config:
+        lines += ["waivers:\n", *_yaml_item(entry, "  ")]
+    elif existing is None and _ends_at_colon(lines[config.line_of("waivers") - 1], "waivers"):
+        at = config.line_of("waivers")
+        lines[at:at] = _yaml_item(entry, _indent(lines[at - 1]) + "  ")
+    elif isinstance(existing, LineList) and existing.line > config.line_of("waivers"):
+        later = [n for n in config.key_lines.values() if n > config.line_of("waivers")]
+        end = min(later) - 1 if later else len(lines)
+        while end > 0 and not lines[end - 1].strip():
+            end -= 1
+        lines[end:end] = _yaml_item(entry, _indent(lines[existing.line - 1]))
+    else:
+        raise ClaimRefused(f"`waivers:` in {path} is not a block list; add the waiver by hand")
+    edited = "".join(lines)
+    after = load_documents(edited)
+    if not after or list(after[0].get("waivers") or [])[-1:] != [entry]:
+        raise ClaimRefused(f"could not add the waiver to {path} without rewriting it")
+    return FileEdit(path, edited)
+
+
+def _waiver_fields(waiver: Waiver) -> dict[str, str | None]:
+    return {
+        "rule": waiver.rule,
+        "path": waiver.path,
+        "service": waiver.service,
+        "reason": waiver.reason,
+        "approved_by": waiver.approved_by,
+        "until": waiver.until.isoformat() if waiver.until else None,
+    }
+
+
+def _yaml_item(entry: Mapping[str, str], indent: str) -> list[str]:
+    # Values are always double-quoted (JSON strings are YAML): an unquoted date would load
+    # as a date, which the config schema rejects.
+    return [
+        f"{indent}{'- ' if i == 0 else '  '}{key}: {json.dumps(value)}\n"
+        for i, (key, value) in enumerate(entry.items())
+    ]

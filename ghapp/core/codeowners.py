@@ -303,9 +303,7 @@ def _owner_problem(token: str, column: int, number: int, line: str) -> SyntaxPro
         reason = "use @username, @org/team-name or an email address"
         suggestion = None
     message = f"Invalid owner on line {number}: `{token}`: {reason}"
-    return SyntaxProblem(
-        number, column, "invalid-owner", line, message, suggestion, replacement
-    )
+    return SyntaxProblem(number, column, "invalid-owner", line, message, suggestion, replacement)
 
 
 def _normalise(pattern: str) -> tuple[tuple[Element, ...], int]:
@@ -365,12 +363,11 @@ def _element(seg: str) -> Element:
             out.append("[^/]")
         elif not out or out[-1] != "[^/]*":  # `**` inside a segment is a plain `*`
             out.append("[^/]*")
-    tail = ""
-    for ch, escaped in reversed(chars):
-        if ch in "*?" and not escaped:
-            break
-        tail = ch + tail
-    return Glob(re.compile("".join(out) + r"\Z"), tail[tail.rfind(".") :] if "." in tail else "")
+    wild = [i for i, (ch, escaped) in enumerate(chars) if ch in "*?" and not escaped]
+    head = "".join(ch for ch, _ in chars[: wild[0]])
+    tail = "".join(ch for ch, _ in chars[wild[-1] + 1 :])
+    ext = tail[tail.rfind(".") :] if "." in tail else ""
+    return Glob(re.compile("".join(out) + r"\Z"), ext, head)
 
 
 def _rule_regex(elements: tuple[Element, ...], mode: int) -> re.Pattern[str]:

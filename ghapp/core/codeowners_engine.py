@@ -41,10 +41,12 @@ STAR2: Final = _GlobStar()
 
 @dataclass(frozen=True)
 class Glob:
-    """A one-segment glob; `ext` is the extension every match ends with ('' when none)."""
+    """A one-segment glob; `ext` is the extension every match ends with and `head` the literal
+    text every match starts with ('' when none): indexes, so most names skip the regex."""
 
     regex: re.Pattern[str]
     ext: str = ""
+    head: str = ""
 
 
 Element: TypeAlias = str | Glob | _GlobStar
@@ -53,19 +55,35 @@ _Finals: TypeAlias = list[tuple[int, re.Pattern[str]]]
 
 
 class _Tables:
-    """What a set of states does next: step into a child directory, or match a file name."""
+    """What a set of states does next: step into a child directory, or match a file name.
+    Globs are indexed by extension, else by first character, else tried always (`*_any`).
+    `**` states themselves are skipped: the layer holding their successors is inherited."""
 
-    __slots__ = ("completed", "final_ext", "final_lit", "final_other", "glob_next",
-                 "has_finals", "lit_next", "persist")
+    __slots__ = (
+        "completed",
+        "final_any",
+        "final_ext",
+        "final_head",
+        "final_lit",
+        "glob_any",
+        "glob_ext",
+        "glob_head",
+        "has_finals",
+        "lit_next",
+        "states",
+        "steps",
+    )
 
     def __init__(self, states: Iterable[State], rules: Sequence[tuple[Sequence[Element], int]]):
         self.completed: list[int] = []
-        self.persist: list[State] = []
         self.lit_next: dict[str, list[State]] = {}
-        self.glob_next: list[tuple[re.Pattern[str], State]] = []
+        self.glob_ext: dict[str, list[tuple[re.Pattern[str], State]]] = {}
+        self.glob_head: dict[str, list[tuple[re.Pattern[str], State]]] = {}
+        self.glob_any: list[tuple[re.Pattern[str], State]] = []
         self.final_lit: dict[str, list[int]] = {}
         self.final_ext: dict[str, _Finals] = {}
-        self.final_other: _Finals = []
+        self.final_head: dict[str, _Finals] = {}
+        self.final_any: _Finals = []
         for r, pos in states:
             elements, mode = rules[r]
             if pos == len(elements):
@@ -79,27 +97,53 @@ class _Tables:
                 if final:
                     self.final_lit.setdefault(element, []).append(r)
             elif isinstance(element, Glob):
-                self.glob_next.append((element.regex, (r, pos + 1)))
-                if final and element.ext:
-                    self.final_ext.setdefault(element.ext, []).append((r, element.regex))
-                elif final:
-                    self.final_other.append((r, element.regex))
-            else:
-                self.persist.append((r, pos))
-        self.has_finals = bool(self.final_lit or self.final_ext or self.final_other)
+                step, end = (element.regex, (r, pos + 1)), (r, element.regex)
+                if element.ext:
+                    self.glob_ext.setdefault(element.ext, []).append(step)
+                    finals = self.final_ext.setdefault(element.ext, [])
+                elif element.head:
+                    self.glob_head.setdefault(element.head[0], []).append(step)
+                    finals = self.final_head.setdefault(element.head[0], [])
+                else:
+                    self.glob_any.append(step)
+                    finals = self.final_any
+                if final:
+                    finals.append(end)
         for names in self.final_lit.values():
             names.sort(reverse=True)
-        for finals in (*self.final_ext.values(), self.final_other):
+        for finals in (*self.final_ext.values(), *self.final_head.values(), self.final_any):
             finals.sort(key=lambda f: -f[0])
+        self.final_ext = {k: v for k, v in self.final_ext.items() if v}
+        self.final_head = {k: v for k, v in self.final_head.items() if v}
+        self.has_finals = bool(
+            self.final_lit or self.final_ext or self.final_head or self.final_any
+        )
+        self.steps = bool(self.lit_next or self.glob_ext or self.glob_head or self.glob_any)
+        self.states = bool(self.completed or self.steps or self.has_finals)
+
+
+_EMPTY: Final = _Tables((), ())
 
 
 class _Node:
-    __slots__ = ("hit", "parent", "tables")
+    """A directory: `layers` hold the successors of `**` states live here (shared with the
+    ancestors that created them), `fresh` the other states; `hit` is the highest rule owning
+    everything below this directory. Directories where nothing new happens share one node."""
 
-    def __init__(self, parent: _Node | None, tables: _Tables) -> None:
-        self.parent = parent
-        self.tables = tables
-        self.hit = max((parent.hit if parent else -1), *tables.completed, -1)
+    __slots__ = ("_plain", "finals", "fresh", "hit", "layers", "steppers")
+
+    def __init__(self, layers: tuple[_Tables, ...], fresh: _Tables, hit: int) -> None:
+        self.layers = layers
+        self.fresh = fresh
+        self.hit = max(hit, *fresh.completed) if fresh.completed else hit
+        self.finals = tuple(t for t in (*layers, fresh) if t.has_finals)
+        self.steppers = tuple(t for t in (*layers, fresh) if t.steps)
+        self._plain: _Node | None = None
+
+    def make_plain(self) -> _Node:
+        """The node of a child directory where no new state starts (shared by all of them)."""
+        self._plain = _Node(self.layers, _EMPTY, self.hit) if self.fresh.states else self
+        return self._plain
 
 
 class Engine:
@@ -108,47 +152,48 @@ class Engine:
     def __init__(self, rules: Sequence[tuple[Sequence[Element], int]]) -> None:
         self._rules = rules
         root: set[State] = set()
-        floating: set[State] = set()
-        for r, (elements, _) in enumerate(rules):
-            if elements and elements[0] is STAR2:
-                self._close(r, 1, floating)
-            else:
-                self._close(r, 0, root)
-        self._global = _Tables(floating, rules)
-        self._root = _Node(None, _Tables(root, rules))
+        for r in range(len(rules)):
+            self._close(r, 0, root)
+        self._root = self._make((), root, -1)
         self._nodes: dict[str, _Node] = {"": self._root}
 
     def winners(self, paths: Iterable[str]) -> list[int]:
         """The deciding rule index of each path, -1 when none matches."""
         out: list[int] = []
         last_dir: str | None = None
-        hit, local = -1, None
-        # The global tables are consulted for every file: their lookups are inlined (hot loop).
-        g_lit, g_ext, g_other = self._global.final_lit, self._global.final_ext, self._global.final_other
+        hit, finals = -1, self._root.finals
         for path in paths:
             d, _, base = path.rpartition("/")
             if d != last_dir:
-                node, last_dir = self._node(d), d
-                hit, local = node.hit, (node.tables if node.tables.has_finals else None)
-            best = hit if local is None else _best_final(local, base, hit)
-            if g_lit:
-                names = g_lit.get(base)
+                node = self._node(d)
+                last_dir, hit, finals = d, node.hit, node.finals
+            best = hit
+            # _best_final, inlined: this loop is the hot path of whole-tree resolution.
+            for t in finals:
+                names = t.final_lit.get(base)
                 if names and names[0] > best:
                     best = names[0]
-            if g_ext:
-                dot = base.rfind(".")
-                for r, regex in g_ext.get(base[dot:], ()) if dot >= 0 else ():
+                if t.final_ext:
+                    dot = base.rfind(".")
+                    for r, regex in t.final_ext.get(base[dot:], ()) if dot >= 0 else ():
+                        if r <= best:
+                            break
+                        if regex.match(base):
+                            best = r
+                            break
+                if t.final_head:
+                    for r, regex in t.final_head.get(base[:1], ()):
+                        if r <= best:
+                            break
+                        if regex.match(base):
+                            best = r
+                            break
+                for r, regex in t.final_any:
                     if r <= best:
                         break
                     if regex.match(base):
                         best = r
                         break
-            for r, regex in g_other:
-                if r <= best:
-                    break
-                if regex.match(base):
-                    best = r
-                    break
             out.append(best)
         return out
 
@@ -156,54 +201,72 @@ class Engine:
         """(rules matching some path, rules deciding some path)."""
         matched: set[int] = set()
         decided: set[int] = set()
-        nodes: dict[str, _Node] = {}
+        dirs: set[str] = set()
         for path in paths:
             d, _, base = path.rpartition("/")
-            node = nodes.get(d) or nodes.setdefault(d, self._node(d))
-            here = _all_finals(node.tables, base) + _all_finals(self._global, base)
+            node = self._node(d)
+            dirs.add(d)
+            here = [r for tables in node.finals for r in _all_finals(tables, base)]
             matched.update(here)
             best = max(node.hit, *here, -1)
             if best >= 0:
                 decided.add(best)
-        seen: set[int] = set()
-        for node in nodes.values():
-            walk: _Node | None = node
-            while walk is not None and id(walk) not in seen:
-                seen.add(id(walk))
-                matched.update(walk.tables.completed)
-                walk = walk.parent
+        seen: set[str] = set()
+        for d in dirs:  # rules owning a directory match the files below it
+            while d not in seen:
+                seen.add(d)
+                matched.update(self._node(d).fresh.completed)
+                d = d.rpartition("/")[0] if d else d
         return matched, decided
 
     def _node(self, d: str) -> _Node:
-        node = self._nodes.get(d)
+        nodes = self._nodes
+        node = nodes.get(d)
         if node is not None:
             return node
-        if len(self._nodes) > _MAX_NODES:
-            self._nodes = {"": self._root}
-        missing = [d]
-        while True:
-            head = missing[-1].rpartition("/")[0]
-            found = self._nodes.get(head)
-            if found is not None:
-                node = found
-                break
-            missing.append(head)
-        for path in reversed(missing):
-            node = self._child(node, path.rpartition("/")[2])
-            self._nodes[path] = node
+        if len(nodes) > _MAX_NODES:
+            nodes = self._nodes = {"": self._root}
+        missing: list[tuple[str, str]] = []
+        while node is None:  # up to the nearest known ancestor ("" is always known)
+            head, _, name = d.rpartition("/")
+            missing.append((d, name))
+            d = head
+            node = nodes.get(d)
+        for path, name in reversed(missing):
+            node = self._child(node, name)
+            nodes[path] = node
         return node
 
     def _child(self, parent: _Node, name: str) -> _Node:
         states: set[State] = set()
-        for r, pos in parent.tables.persist:
-            self._close(r, pos, states)
-        for tables in (parent.tables, self._global):
-            for r, pos in tables.lit_next.get(name, ()):
-                self._close(r, pos, states)
-            for regex, (r, pos) in tables.glob_next:
+        close = self._close
+        for t in parent.steppers:
+            for r, pos in t.lit_next.get(name, ()):
+                close(r, pos, states)
+            if t.glob_ext:
+                dot = name.rfind(".")
+                for regex, (r, pos) in t.glob_ext.get(name[dot:], ()) if dot >= 0 else ():
+                    if regex.match(name):
+                        close(r, pos, states)
+            if t.glob_head:
+                for regex, (r, pos) in t.glob_head.get(name[:1], ()):
+                    if regex.match(name):
+                        close(r, pos, states)
+            for regex, (r, pos) in t.glob_any:
                 if regex.match(name):
-                    self._close(r, pos, states)
-        return _Node(parent, _Tables(states, self._rules))
+                    close(r, pos, states)
+        if not states:
+            return parent._plain or parent.make_plain()
+        return self._make(parent.layers, states, parent.hit)
+
+    def _make(self, layers: tuple[_Tables, ...], states: set[State], hit: int) -> _Node:
+        """A node from its new states: `**` states and their successors become a new layer."""
+        star = {(r, pos) for r, pos in states if self._rules[r][0][pos : pos + 1] == (STAR2,)}
+        if star:
+            successors = {(r, pos + 1) for r, pos in star}
+            layers = (*layers, _Tables(successors, self._rules))
+            states = states - star - successors
+        return _Node(layers, _Tables(states, self._rules), hit)
 
     def _close(self, r: int, pos: int, into: set[State]) -> None:
         """Add state (r, pos) and, while the element there is `**`, the state after it."""
@@ -214,31 +277,12 @@ class Engine:
         into.add((r, pos))
 
 
-def _best_final(t: _Tables, base: str, best: int) -> int:
-    """The highest rule above `best` whose last element matches file name `base`."""
-    names = t.final_lit.get(base)
-    if names and names[0] > best:
-        best = names[0]
-    if t.final_ext:
-        dot = base.rfind(".")
-        if dot >= 0:
-            for r, regex in t.final_ext.get(base[dot:], ()):
-                if r <= best:
-                    break
-                if regex.match(base):
-                    best = r
-                    break
-    for r, regex in t.final_other:
-        if r <= best:
-            break
-        if regex.match(base):
-            return r
-    return best
-
-
 def _all_finals(t: _Tables, base: str) -> list[int]:
-    out = list(t.final_lit.get(base, ()))
+    """Every rule whose last element matches file name `base` (for lint: not just the best)."""
     dot = base.rfind(".")
-    candidates = t.final_ext.get(base[dot:], []) if dot >= 0 else []
-    out += [r for r, regex in (*candidates, *t.final_other) if regex.match(base)]
-    return out
+    candidates = [
+        *(t.final_ext.get(base[dot:], ()) if dot >= 0 else ()),
+        *t.final_head.get(base[:1], ()),
+        *t.final_any,
+    ]
+    return [*t.final_lit.get(base, ()), *(r for r, regex in candidates if regex.match(base))]

@@ -139,7 +139,9 @@ def parse_line(name: str, rest: str, number: int = 1, text: str = "") -> Command
     if spec is None:
         return Malformed(text, f"unknown command /{name}", nearest_command(name), number)
     if len(text) > MAX_LINE:
-        return Malformed(text[:80] + "…", f"command longer than {MAX_LINE} characters", name, number)
+        return Malformed(
+            text[:80] + "…", f"command longer than {MAX_LINE} characters", name, number
+        )
     try:
         # Backticks around an argument (/owners `a b.py`) are Markdown quoting, not the path.
         words = shlex.split(_CODE_SPAN_RE.sub(lambda m: shlex.quote(m.group(1)), rest))

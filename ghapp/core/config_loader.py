@@ -113,7 +113,9 @@ def _dates_to_text(value: Any, depth: int = 0) -> Any:
 def _line_at(doc: Any, where: list[Any]) -> int | None:
     node, line = doc, getattr(doc, "line", None)
     for step in where:
-        if (isinstance(node, LineDict) and step in node) or (isinstance(node, LineList) and isinstance(step, int) and step < len(node)):
+        if (isinstance(node, LineDict) and step in node) or (
+            isinstance(node, LineList) and isinstance(step, int) and step < len(node)
+        ):
             line, node = node.line_of(step), node[step]
         else:
             break

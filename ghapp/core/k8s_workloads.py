@@ -14,6 +14,7 @@ structures through aliases), `kind: List` items one level deep.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,13 @@ _NOT_MANIFEST_NAMES = frozenset(
         "swagger.yml",
     }
 )
+# The line breaks YAML counts (PyYAML and libyaml alike), so line numbers agree with the parser.
+YAML_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_DOC_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+_TOP_LEVEL_KIND = re.compile(
+    r"""^kind:[ \t]*["']?([A-Za-z0-9]+)["']?[ \t]*(?:#.*)?\r?$""", re.MULTILINE
+)
 _KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _KUSTOMIZE_PATCH_KEYS = ("patchesStrategicMerge", "patches", "patchesJson6902")
 
@@ -87,7 +95,6 @@ class Workload:
     kind: str
     name: str
     path: str
-    line: int
     pod: LineDict
     containers: tuple[Container, ...]
 
@@ -150,9 +157,39 @@ def may_hold_pod_spec(data: bytes) -> bool:
     return b"containers" in data and b"apiVersion" in data and b"kind" in data
 
 
-def looks_like_helm_template(data: bytes) -> bool:
+def looks_like_helm_template(text: str) -> bool:
     """Go-template markers: such a file is not YAML until rendered."""
-    return b"{{" in data
+    return "{{" in text
+
+
+def split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """The file's documents as (lines before it, text), split at `---` lines.
+
+    A `---` at the start of a line always starts a document (YAML forbids it inside scalars, and
+    the scanner checks for it in every context), so each part parses alone exactly as it does in
+    the whole file; line numbers are then shifted by the count returned. A file with directives
+    (`%YAML`) is returned whole, since a directive belongs to the document after it.
+    """
+    bounds = [m.start() for m in _DOC_START.finditer(text)]
+    if bounds[:1] != [0]:
+        bounds.insert(0, 0)
+    if len(bounds) < 2 or _DIRECTIVE.search(text):
+        yield 0, text
+        return
+    lines = 0
+    for begin, end in zip(bounds, [*bounds[1:], len(text)], strict=True):
+        chunk = text[begin:end]
+        yield lines, chunk
+        lines += len(YAML_LINE_BREAK.findall(chunk))
+
+
+def may_be_workload(document: str) -> bool:
+    """False for a document that cannot hold a pod spec: no `containers`, or a top-level `kind`
+    that is neither a workload nor a list (Services, ConfigMaps, CRDs are never parsed)."""
+    if "containers" not in document:
+        return False
+    kinds = _TOP_LEVEL_KIND.findall(document)
+    return not kinds or any(k in POD_SPEC_PATHS or k.endswith("List") for k in kinds)
 
 
 def parse_manifest(text: str) -> list[LineDict]:
@@ -183,7 +220,6 @@ def _workload(path: str, doc: LineDict) -> Iterator[Workload]:
         kind=kind,
         name=_name_of(doc),
         path=path,
-        line=doc.line_of("kind"),
         pod=pod,
         containers=(*_containers(pod, "initContainers"), *_containers(pod, "containers")),
     )

@@ -26,15 +26,18 @@ from ghapp.core.context import Context
 from ghapp.core.k8s_workloads import (
     MAX_MANIFEST_FILES,
     MAX_TOTAL_BYTES,
+    YAML_LINE_BREAK,
     Container,
     Workload,
     find_workloads,
     kustomization_paths,
     looks_like_helm_template,
     manifest_candidates,
+    may_be_workload,
     may_hold_pod_spec,
     parse_manifest,
     patch_paths,
+    split_documents,
 )
 from ghapp.core.model import Finding
 from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError
@@ -46,7 +49,6 @@ HOST_NAMESPACES: tuple[tuple[str, str, str], ...] = (
     ("hostPID", "k8s/host-pid", "the node's process table"),
     ("hostIPC", "k8s/host-ipc", "the node's IPC namespace"),
 )
-_YAML_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
@@ -90,7 +92,7 @@ class _Source:
 
     @cached_property
     def lines(self) -> list[str]:
-        return _YAML_LINE_BREAK.split(self.text)
+        return YAML_LINE_BREAK.split(self.text)
 
     def replace_value(self, line: int, key: str, value: str) -> str | None:
         """Line `line` with `key: <bool>` set to `value`, indentation and comment kept; None
@@ -104,10 +106,22 @@ class _Source:
 
 def _check_file(ctx: Context, path: str, data: bytes) -> list[Finding]:
     text = data.decode("utf-8", errors="replace")
+    findings: list[Finding] = []
+    for offset, document in split_documents(text):
+        if may_be_workload(document):
+            found = _check_document(ctx, path, document)
+            if offset:
+                found = [f.with_(line=f.line + offset) if f.line else f for f in found]
+            findings.extend(found)
+    return findings
+
+
+def _check_document(ctx: Context, path: str, text: str) -> list[Finding]:
+    """Findings of one document (or a whole file), with lines relative to `text`."""
     try:
         docs = parse_manifest(text)
     except YamlError as exc:
-        if looks_like_helm_template(data):
+        if looks_like_helm_template(text):
             return []  # an unrendered template: not YAML yet, nothing to say
         message = f"{path} looks like a Kubernetes manifest but is not valid YAML ({exc})"
         return [ctx.finding("k8s/unparseable", message, path=path, line=exc.line, subject="parse")]
@@ -307,7 +321,7 @@ class _ContainerChecks:
         image = self.node.get("image")
         if not isinstance(image, str) or "@" in image or _is_templated(image):
             return
-        tag = _image_tag(image)
+        tag = tag_of(image)
         if tag and tag != "latest":
             return
         problem = f"uses image {image!r} with " + ("the `latest` tag" if tag else "no tag")
@@ -343,7 +357,7 @@ def _has_quantity(block: LineDict, resource: str) -> bool:
     return block.get(resource) not in (None, "")
 
 
-def _image_tag(image: str) -> str:
+def tag_of(image: str) -> str:
     """The tag of an image reference ('' when none); a registry port is not a tag."""
     last = image.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else ""

@@ -10,7 +10,9 @@ raises: it becomes a finding (`manifest/invalid-yaml`, `manifest/not-a-mapping`,
 written when they cannot be normalised, so `manifest/invalid-tier` and friends can name them.
 
 Backstage (`kind: Component`; `Resource`, `API`, `System`, `Domain`, `Group`, `User`,
-`Location` and `Template` documents are skipped, any other kind is `manifest/unknown-kind`):
+`Location` and `Template` documents are skipped, any other kind is `manifest/unknown-kind`;
+a Resource such as a database is not a deployable service, so on-call and runbook requirements
+do not apply to it and its files stay with the enclosing service or CODEOWNERS):
 
 | field     | read from (first that is set wins)                                              |
 |-----------|---------------------------------------------------------------------------------|
@@ -32,7 +34,9 @@ Backstage (`kind: Component`; `Resource`, `API`, `System`, `Domain`, `Group`, `U
 OpsLevel (`version: 1`, `service:` or `component:`; a repository-only file is skipped):
 `name`, `owner` (a team alias), `tier` (`tier_1`), `lifecycle`, `system`; `tools` entries by
 `category`: `incidents` -> oncall, `runbooks` -> runbook, `metrics`/`observability` -> dashboard;
-`tags` (`- key: k` / `value: v`, or `k:v` strings) may carry the generic keys below.
+`tags` (`- key: k` / `value: v`, or `k:v` strings) may carry the generic keys below, and a
+`phi`/`pci`/`pii` tag (value empty or true) marks that data class. Incident tools read
+`incidents:<url>`.
 
 Cortex (an OpenAPI document; `info.x-cortex-type` other than `service` is skipped):
 `info.x-cortex-tag` is the name; owner is the first `x-cortex-owners` entry of `type: group`
@@ -40,10 +44,11 @@ Cortex (an OpenAPI document; `info.x-cortex-type` other than `service` is skippe
 `type: email`; `x-cortex-oncall: {pagerduty: {id, type}}` (any provider) -> oncall;
 `x-cortex-link` entries by `type`: `RUNBOOK`, `DASHBOARD`/`METRICS`, name mentioning SLO;
 `x-cortex-slos` (any provider) -> slo; `x-cortex-groups` such as `tier-1`, `tier:1`, `pci`,
-`data:pci`; `x-cortex-custom-metadata` may carry the generic keys below.
+`data:pci`, `PCI:true`; `x-cortex-custom-metadata` may carry the generic keys below.
 
 Generic keys (OpsLevel tags, Cortex custom metadata), with or without a `ghapp.dev/` prefix:
-`tier`, `data-classification`, `escalation`, `runbook`, `dashboard`, `slo`, `lifecycle`, `system`.
+`tier`, `data-classification` (or `data`), `escalation`, `runbook`, `dashboard`, `slo`,
+`lifecycle`, `system`.
 
 Normalisation. Tier: `1`, `"1"`, `tier1`, `tier-1`, `tier_1`, `Tier 1` -> `"1"` (any 0-99);
 `critical`/`mission-critical` -> 1, `high`/`business-critical` -> 2, `medium` -> 3, `low` -> 4.
@@ -51,6 +56,11 @@ Data classes are lower-cased, split on commas and sorted; `none` declares "no se
 On-call entries read `<provider>:<id>` (`pagerduty:PABC123`, `opsgenie:payments`, `escalation:...`).
 Owners are compared with CODEOWNERS by team slug: `group:default/payments`, `payments` and
 `@acme/payments` all have slug `payments` (case and punctuation folded as GitHub slugs do).
+
+Besides field names, `Service.lines` holds the anchors `spec`, `metadata` and `annotations`
+(for OpsLevel and Cortex: the `service:` / `info:` line): where a missing field should be added.
+When one directory holds manifests for several tools, the Backstage service owns its files,
+then OpsLevel, then Cortex.
 """
 
 from __future__ import annotations
@@ -129,8 +139,9 @@ _LAST_INDEX: list[tuple[Sequence[Service], ServiceIndex]] = []
 
 
 def _index_of(services: Sequence[Service]) -> ServiceIndex:
-    if _LAST_INDEX and _LAST_INDEX[0][0] is services:
-        return _LAST_INDEX[0][1]
+    cached = _LAST_INDEX[0] if _LAST_INDEX else None  # one read: other threads may replace it
+    if cached is not None and cached[0] is services:
+        return cached[1]
     index = ServiceIndex(services)
     if isinstance(services, tuple):
         _LAST_INDEX[:] = [(services, index)]
@@ -294,7 +305,7 @@ class _Reader:
 
     def _backstage(self, doc: LineDict) -> Service | None:
         kind = doc.get("kind")
-        if kind not in BACKSTAGE_KINDS:
+        if not isinstance(kind, str) or kind not in BACKSTAGE_KINDS:
             what = f"kind {kind!r}" if kind is not None else "no kind"
             message = f"Backstage entity with {what}; skipped"
             self.problem("manifest/unknown-kind", message, doc.line_of("kind"), f"kind:{kind}")

@@ -84,7 +84,7 @@ class _Matcher:
             if value is not None and (value in values or "*" in values):
                 categories = tuple(values.get(value, values.get("*", ())))
         blocking = bool(spec.get("blocking", True))
-        why = None if blocking else f"{self.tool} does not fail on findings by default"
+        why = None if blocking else spec.get("note", f"{self.tool} exits 0 on findings by default")
         if self.blocking_flags and (m := self.blocking_flags.search(text)):
             blocking, why = True, None
         if self.nonblocking_flags and (m := self.nonblocking_flags.search(text)):

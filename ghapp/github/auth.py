@@ -25,9 +25,7 @@ class InstallationToken:
 class InstallationTokens:
     """A per-installation token cache; concurrent callers for one installation mint once."""
 
-    def __init__(
-        self, mint: Callable[[int], Awaitable[InstallationToken]], clock: Clock
-    ) -> None:
+    def __init__(self, mint: Callable[[int], Awaitable[InstallationToken]], clock: Clock) -> None:
         self._mint = mint
         self._clock = clock
         self._tokens: dict[int, InstallationToken] = {}

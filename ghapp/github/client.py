@@ -85,7 +85,9 @@ class GitHubFactory:
         return InstallationClient(self._github(token, installation_id), installation_id, self)
 
     async def _mint_token(self, installation_id: int) -> InstallationToken:
-        data = await self.app().request("POST", f"/app/installations/{installation_id}/access_tokens")
+        data = await self.app().request(
+            "POST", f"/app/installations/{installation_id}/access_tokens"
+        )
         return InstallationToken(str(data["token"]), parse_expiry(str(data["expires_at"])))
 
     def _github(self, auth: Any, installation_id: int | None) -> GitHub[Any]:
@@ -118,7 +120,7 @@ class InstallationClient:
         self._factory = factory
 
     async def __aenter__(self) -> InstallationClient:
-        await self.gh.__aenter__()
+        await self.gh.__aenter__()  # type: ignore[no-untyped-call]
         return self
 
     async def __aexit__(

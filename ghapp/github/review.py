@@ -73,7 +73,9 @@ def plan_comments(findings: Iterable[Finding], files: Sequence[ChangedFile]) -> 
         if finding.line not in lines.get(finding.path, frozenset()):
             continue
         key = fingerprint_hash(finding)
-        planned.setdefault(key, ReviewComment(finding.path, finding.line, comment_body(finding, key), key))
+        planned.setdefault(
+            key, ReviewComment(finding.path, finding.line, comment_body(finding, key), key)
+        )
     return list(planned.values())[:MAX_COMMENTS_PER_REVIEW]
 
 
@@ -103,7 +105,9 @@ async def posted_keys(
     keys: set[str] = set()
     for page in range(1, MAX_EXISTING_PAGES + 1):
         batch = await client.request(
-            "GET", f"/repos/{repo}/pulls/{number}/comments", params={"per_page": PER_PAGE, "page": page}
+            "GET",
+            f"/repos/{repo}/pulls/{number}/comments",
+            params={"per_page": PER_PAGE, "page": page},
         )
         for comment in batch or []:
             keys.update(MARKER.findall(str(comment.get("body") or "")))
@@ -141,7 +145,9 @@ async def post_review(
             "comments": [c.to_json() for c in fresh],
         },
     )
-    await memory.remember(_memory_key(repo, number), json.dumps(sorted(already | {c.key for c in fresh})))
+    await memory.remember(
+        _memory_key(repo, number), json.dumps(sorted(already | {c.key for c in fresh}))
+    )
     return len(fresh)
 
 

@@ -277,7 +277,9 @@ async def load_changed_files(client: InstallationClient, repo: str, number: int)
     page = 1
     while True:
         batch = await client.request(
-            "GET", f"/repos/{repo}/pulls/{number}/files", params={"per_page": PER_PAGE, "page": page}
+            "GET",
+            f"/repos/{repo}/pulls/{number}/files",
+            params={"per_page": PER_PAGE, "page": page},
         )
         for item in batch or []:
             files.append(

@@ -54,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
-        entry.update(_context.get() or {})
+        entry.update(getattr(record, "ghapp_context", None) or _context.get() or {})
         message = record.getMessage()
         parsed = _json_object(message)
         if parsed is None:
@@ -76,8 +76,25 @@ def _json_object(message: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def capture_context() -> None:
+    """Stamp the bound context on each record when it is created (idempotent), so handlers
+    that format later or elsewhere (queues, test capture) still see it."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "ghapp_context", False):
+        return
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.ghapp_context = _context.get()
+        return record
+
+    make_record.ghapp_context = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
+
+
 def configure_json_logging(level: str | int = "INFO") -> None:
     """Send every logger's records to stderr as JSON lines at `level`."""
+    capture_context()
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -76,13 +76,23 @@ audit_log = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("at", Float(53), nullable=False),
-    Column("installation_id", BigInteger),
-    Column("repository", String(300)),
-    Column("pull_request", Integer),
-    Column("actor", String(200)),
+    Column("actor", String(200), nullable=False),
+    Column("repository", String(300), nullable=False),
+    Column("pr", Integer),
     Column("command", String(100), nullable=False),
-    Column("outcome", String(100)),
-    Column("delivery_id", String(100)),
-    Column("details", Text, nullable=False),  # JSON object
-    Index("ix_ghapp_audit_repo", "repository", "at"),
+    Column("arguments", Text, nullable=False),  # JSON list
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    Index("ix_ghapp_audit_repo", "repository", "pr", "at"),
+)
+
+# What publishing remembers between events (ghapp.app.memory.Memory): check-run ids, comment ids.
+memory = Table(
+    "ghapp_memory",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float(53), nullable=False),
 )

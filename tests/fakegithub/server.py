@@ -110,6 +110,9 @@ def _answer(fake: FakeGitHub, request: Request, raw: bytes) -> Response:
 
 
 def _dispatch(fake: FakeGitHub, request: Request, call: Call, query: dict[str, str]) -> Response:
+    # attribute the call to an installation even when it fails, so counters see every request
+    _, _, credential = request.headers.get("authorization", "").partition(" ")
+    call.installation = fake.tokens.get(credential)
     found = _route_for(call.method, call.path)
     if found is None:
         call.unknown = True
@@ -128,7 +131,6 @@ def _dispatch(fake: FakeGitHub, request: Request, call: Call, query: dict[str, s
     )
     try:
         _authenticate(ctx, jwt_auth)
-        call.installation = ctx.installation
         if isinstance(call.body, str):
             raise HttpError(400, "Problems parsing JSON")
         violations = fake.schemas.validate(call.method, call.path, call.body)

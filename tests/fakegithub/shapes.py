@@ -497,7 +497,7 @@ def team_simple(base: str, fake: FakeGitHub, org: str, slug: str) -> dict[str, A
         "permission": "pull",
         "html_url": f"{base}/orgs/{org}/teams/{slug}",
         "repositories_url": f"{url}/repos",
-        "type": "team",
+        "type": "organization",
         "parent": None,
     }
 

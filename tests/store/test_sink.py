@@ -60,7 +60,11 @@ def test_one_unstorable_delivery_does_not_fail_the_rest(engine: Engine) -> None:
     bad = make_delivery("x" * 500)  # longer than the id column allows on PostgreSQL
 
     async def burst() -> list[object]:
-        calls = [sink.accept(make_delivery("ok-1")), sink.accept(bad), sink.accept(make_delivery("ok-2"))]
+        calls = [
+            sink.accept(make_delivery("ok-1")),
+            sink.accept(bad),
+            sink.accept(make_delivery("ok-2")),
+        ]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     results = asyncio.run(burst())

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ghapp.app.delivery import Delivery
-from ghapp.store.logging import JsonFormatter
+from ghapp.store.logging import JsonFormatter, capture_context
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Queue, RetryPolicy
 from ghapp.store.worker import Worker, run_workers
@@ -44,7 +44,9 @@ def fast_queue(engine: Engine, attempts: int = 3, lease: float = 30) -> Queue:
     )
 
 
-async def drain(queue: Queue, processor: object, until: Callable[[], bool], workers: int = 2) -> None:
+async def drain(
+    queue: Queue, processor: object, until: Callable[[], bool], workers: int = 2
+) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(
         run_workers(queue, processor, concurrency=workers, stop=stop, poll_interval=0.01)  # type: ignore[arg-type]
@@ -99,7 +101,10 @@ def test_a_job_that_keeps_failing_is_dead_lettered(engine: Engine) -> None:
     assert recorder.calls == ["d-1"] * 3
     [record] = queue.list(status="dead")
     assert record.last_error == "ValueError: bug"
-    assert metrics.registry.get_sample_value("ghapp_jobs_total", {"outcome": "dead", "event": "push"}) == 1
+    assert (
+        metrics.registry.get_sample_value("ghapp_jobs_total", {"outcome": "dead", "event": "push"})
+        == 1
+    )
 
 
 def test_the_delay_an_error_asks_for_is_honoured(engine: Engine) -> None:
@@ -151,6 +156,7 @@ def test_every_log_line_of_a_job_names_its_delivery(
         async def process(self, delivery: Delivery) -> None:
             logging.getLogger("ghapp.somewhere").info("evaluating")
 
+    capture_context()
     with caplog.at_level(logging.INFO):
         asyncio.run(drain(queue, Chatty(), done(queue, 1)))
     formatter = JsonFormatter()

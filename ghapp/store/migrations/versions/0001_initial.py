@@ -1,4 +1,4 @@
-"""Deliveries queue, per-PR evaluated heads, audit log.
+"""Deliveries queue, per-PR evaluated heads, audit log, publishing memory.
 
 Revision ID: 0001
 Revises:
@@ -53,19 +53,27 @@ def upgrade() -> None:
         "ghapp_audit_log",
         sa.Column("id", _BigId, primary_key=True, autoincrement=True),
         sa.Column("at", sa.Float(53), nullable=False),
-        sa.Column("installation_id", sa.BigInteger),
-        sa.Column("repository", sa.String(300)),
-        sa.Column("pull_request", sa.Integer),
-        sa.Column("actor", sa.String(200)),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("repository", sa.String(300), nullable=False),
+        sa.Column("pr", sa.Integer),
         sa.Column("command", sa.String(100), nullable=False),
-        sa.Column("outcome", sa.String(100)),
-        sa.Column("delivery_id", sa.String(100)),
-        sa.Column("details", sa.Text, nullable=False),
+        sa.Column("arguments", sa.Text, nullable=False),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("data", sa.Text, nullable=False),
     )
-    op.create_index("ix_ghapp_audit_repo", "ghapp_audit_log", ["repository", "at"])
+    op.create_index("ix_ghapp_audit_repo", "ghapp_audit_log", ["repository", "pr", "at"])
+    op.create_table(
+        "ghapp_memory",
+        sa.Column("key", sa.String(500), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Float(53), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ghapp_memory")
     op.drop_table("ghapp_audit_log")
     op.drop_table("ghapp_pr_heads")
     op.drop_table("ghapp_deliveries")

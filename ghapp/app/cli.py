@@ -1,0 +1,107 @@
+"""`ghapp serve` (webhook intake and workers in one process) and `ghapp replay` (local debugging)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ghapp.app.delivery import DeliverySink
+from ghapp.app.processor import Processor
+from ghapp.core.errors import GhappError
+from ghapp.settings import Settings, SettingsError
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `serve` and `replay` to the `ghapp` command line."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the GitHub App: webhook server and in-process workers",
+        description="Run the webhook server (uvicorn) configured from the environment "
+        "(APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL, PORT, ...).",
+    )
+    serve.set_defaults(run=run_serve)
+    replay = subparsers.add_parser(
+        "replay",
+        help="process one webhook payload against the configured GitHub (debugging)",
+        description="Feed PAYLOAD.json through the processor as if GitHub had delivered it.",
+    )
+    replay.add_argument("payload", type=Path, metavar="PAYLOAD.json")
+    replay.add_argument("--event", required=True, help="the X-GitHub-Event name, e.g. pull_request")
+    replay.add_argument("--action", help="override the payload's action")
+    replay.set_defaults(run=run_replay)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_process_env()
+    except SettingsError as exc:
+        raise GhappError(str(exc)) from None
+
+
+def build_processor(settings: Settings) -> Processor:
+    from ghapp.github.client import GitHubFactory
+    from ghapp.rules import default_catalog
+
+    return Processor(
+        settings,
+        GitHubFactory(settings),
+        catalog=default_catalog(),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+def build_sink(settings: Settings, processor: Processor) -> DeliverySink:
+    """The one place that decides where deliveries go: the durable queue (DATABASE_URL), with
+    `settings.workers` in-process workers (ghapp.store.service)."""
+    from ghapp.store.service import durable_sink
+
+    return durable_sink(settings, processor)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ghapp.app.logs import configure_logging
+    from ghapp.app.server import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    processor = build_processor(settings)
+    app = create_app(settings, build_sink(settings, processor))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=_uvicorn_level(settings))
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from ghapp.app.logs import configure_logging
+    from ghapp.app.webhooks import WebhookError, load_payload, parse_delivery
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        body = args.payload.read_bytes()
+        payload = load_payload(body)
+    except OSError as exc:
+        raise GhappError(f"{args.payload}: {exc.strerror}") from None
+    except WebhookError as exc:
+        raise GhappError(f"{args.payload}: {exc}") from None
+    if args.action:
+        payload["action"] = args.action
+        body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": args.event, "X-GitHub-Delivery": f"replay-{uuid.uuid4()}"}
+    delivery = parse_delivery(headers, body, datetime.now(UTC))
+    processor = build_processor(settings)
+    asyncio.run(processor.process(delivery))
+    print(json.dumps({"delivery": delivery.id, "api_calls": processor.github.counter.total}))
+    return 0
+
+
+def _uvicorn_level(settings: Settings) -> str:
+    return {"trace": "trace", "warn": "warning", "fatal": "critical"}.get(
+        settings.log_level, settings.log_level
+    )

@@ -1,0 +1,286 @@
+"""Event handlers: thin functions that pick the commit (and PR) to check, then run `check_*`.
+
+`check_pull_request` and `check_commit` are the whole pipeline: load the trees (and the PR's
+changed files), prefetch the blobs the core reads, evaluate in a worker thread (the snapshot's
+lazy reads wait on this loop, see ghapp.github.snapshot), publish. Other modules extend the app
+through `Services`: `requested_actions` (check-run buttons by identifier) and
+`on_repositories` (hooks told which repositories an installation covers), and through
+`Router.add` (for example `issue_comment` commands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from ghapp.app.logs import delivery_fields, log_json
+from ghapp.app.memory import Memory
+from ghapp.app.router import Callback, Event, Router
+from ghapp.core.catalog import Catalog
+from ghapp.core.model import Report
+from ghapp.core.policy import Policy
+from ghapp.core.snapshot import Snapshot
+from ghapp.github.client import GitHubFactory, InstallationClient
+from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
+from ghapp.github.publish import Publisher, Target
+from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
+from ghapp.settings import Settings
+
+logger = logging.getLogger("ghapp.handlers")
+
+Evaluator = Callable[..., Report]  # ghapp.core.evaluate.evaluate's signature
+RepositoriesHook = Callable[[int, Sequence[str]], Awaitable[None]]
+ZERO_SHA = "0" * 40
+PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review", "edited")
+
+
+@dataclass
+class Services:
+    """What handlers share: clients, caches, memory, catalog, clock, and the extension points."""
+
+    settings: Settings
+    github: GitHubFactory
+    catalog: Catalog
+    clock: Callable[[], datetime]
+    memory: Memory
+    evaluator: Evaluator
+    org_configs: OrgConfigs
+    caches: Caches = field(default_factory=Caches)
+    requested_actions: dict[str, Callback] = field(default_factory=dict)
+    on_repositories: list[RepositoriesHook] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """The parts of a PR payload the pipeline needs (from pull_request, check_run or check_suite)."""
+
+    number: int
+    head_sha: str
+    base_sha: str
+    author: str | None = None
+
+    @classmethod
+    def from_payload(cls, pr: Mapping[str, Any]) -> PullRequest:
+        user = pr.get("user") if isinstance(pr.get("user"), Mapping) else {}
+        return cls(
+            number=int(pr["number"]),
+            head_sha=str(pr["head"]["sha"]),
+            base_sha=str(pr["base"]["sha"]),
+            author=user.get("login") if user else None,
+        )
+
+
+def register(router: Router, services: Services) -> None:
+    """Add the app's own routes and default check-run actions."""
+    for action in PR_ACTIONS:
+        router.add("pull_request", action, on_pull_request)
+    router.add("push", None, on_push)
+    router.add("check_suite", "requested", on_check_suite)
+    router.add("check_suite", "rerequested", on_check_suite)
+    router.add("check_run", "rerequested", on_check_run_rerequested)
+    router.add("check_run", "requested_action", on_requested_action)
+    router.add("installation", "created", on_installation)
+    router.add("installation_repositories", "added", on_installation)
+    services.requested_actions.setdefault("recheck", on_check_run_rerequested)
+    services.requested_actions.setdefault("request-reviews", on_request_reviews)
+
+
+async def on_pull_request(event: Event) -> None:
+    payload = event.payload
+    if event.action == "edited" and "base" not in (payload.get("changes") or {}):
+        return  # a title or body edit changes nothing we check
+    pr = payload["pull_request"]
+    if pr.get("state") == "closed":
+        return
+    # A synchronize carries a SHA just pushed: no ghapp check run can exist for it yet, so the
+    # lookup call is skipped (check_suite.requested for PR heads is left to this handler).
+    await check_pull_request(
+        event, PullRequest.from_payload(pr), check_run_is_new=event.action == "synchronize"
+    )
+
+
+async def on_push(event: Event) -> None:
+    payload = event.payload
+    repo = payload.get("repository") or {}
+    after = str(payload.get("after") or "")
+    if payload.get("deleted") or not after or after == ZERO_SHA:
+        return
+    if payload.get("ref") != f"refs/heads/{repo.get('default_branch')}":
+        return  # other branches are checked through their pull requests
+    await check_commit(event, after)
+
+
+async def on_check_suite(event: Event) -> None:
+    suite = event.payload["check_suite"]
+    prs = [p for p in suite.get("pull_requests") or [] if isinstance(p, Mapping)]
+    if event.action == "requested":
+        default = (event.payload.get("repository") or {}).get("default_branch")
+        if prs or suite.get("head_branch") == default:
+            return  # the pull_request or push delivery for this commit does the work
+    await _check_sha_or_prs(event, str(suite["head_sha"]), prs)
+
+
+async def on_check_run_rerequested(event: Event) -> None:
+    run = event.payload["check_run"]
+    prs = [p for p in run.get("pull_requests") or [] if isinstance(p, Mapping)]
+    await _check_sha_or_prs(event, str(run["head_sha"]), prs)
+
+
+async def on_requested_action(event: Event) -> None:
+    """Dispatch a check-run button by its identifier (`Services.requested_actions`)."""
+    identifier = str((event.payload.get("requested_action") or {}).get("identifier", ""))
+    callback = _services(event).requested_actions.get(identifier)
+    if callback is None:
+        log_json(
+            logger,
+            logging.WARNING,
+            "unknown requested action",
+            identifier=identifier,
+            **delivery_fields(event.delivery),
+        )
+        return
+    await callback(event)
+
+
+async def on_request_reviews(event: Event) -> None:
+    run = event.payload["check_run"]
+    for pr in run.get("pull_requests") or []:
+        await check_pull_request(
+            event, PullRequest.from_payload(pr), force=PublishOptions(request_reviews=True)
+        )
+
+
+async def on_installation(event: Event) -> None:
+    """Record which repositories an installation covers; tell the registered hooks."""
+    payload = event.payload
+    repos = payload.get("repositories") or payload.get("repositories_added") or []
+    names = [str(r["full_name"]) for r in repos if isinstance(r, Mapping) and r.get("full_name")]
+    installation = event.delivery.installation_id
+    log_json(
+        logger,
+        logging.INFO,
+        "installation repositories",
+        repositories=names,
+        **delivery_fields(event.delivery),
+    )
+    if installation is None:
+        return
+    for hook in _services(event).on_repositories:
+        await hook(installation, names)
+
+
+async def _check_sha_or_prs(event: Event, sha: str, prs: Sequence[Mapping[str, Any]]) -> None:
+    if not prs:
+        await check_commit(event, sha)
+    for pr in prs:
+        await check_pull_request(event, PullRequest.from_payload(pr))
+
+
+async def check_pull_request(
+    event: Event,
+    pr: PullRequest,
+    *,
+    check_run_is_new: bool = False,
+    force: PublishOptions | None = None,
+) -> Report:
+    """Evaluate the PR head against its base and publish the check run, review and extras."""
+    services = _services(event)
+    repo = _repo(event)
+    client = await _client(event)
+    async with client:
+        changed, head, base = await asyncio.gather(
+            load_changed_files(client, repo, pr.number),
+            GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
+            GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
+        )
+        report, policy = await _evaluate(services, client, repo, head, base, changed)
+        options = PublishOptions.from_policy(policy)
+        if force is not None:
+            options = replace(
+                options, request_reviews=options.request_reviews or force.request_reviews
+            )
+        target = Target(repo, pr.head_sha, pr.number, pr.author, changed, check_run_is_new)
+        await Publisher(client, services.memory, services.clock()).publish(target, report, options)
+    return report
+
+
+async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False) -> Report:
+    """Evaluate one commit on its own and publish a check run on it (no review comments)."""
+    services = _services(event)
+    repo = _repo(event)
+    client = await _client(event)
+    async with client:
+        head = await GitHubSnapshot.load(client, repo, sha, services.caches)
+        report, _policy = await _evaluate(services, client, repo, head, None, None)
+        target = Target(repo, sha, check_run_is_new=check_run_is_new)
+        await Publisher(client, services.memory, services.clock()).publish(
+            target, report, PublishOptions()
+        )
+    return report
+
+
+async def _evaluate(
+    services: Services,
+    client: InstallationClient,
+    repo: str,
+    head: GitHubSnapshot,
+    base: GitHubSnapshot | None,
+    changed: ChangedFiles | None,
+) -> tuple[Report, Policy]:
+    org_text, _, _ = await asyncio.gather(
+        services.org_configs.get(client, repo.split("/")[0]),
+        head.prefetch(),
+        base.prefetch() if base is not None else _nothing(),
+    )
+    today = services.clock().date()
+    paths = None
+    if changed is not None:
+        paths = {*changed.paths, *(f.previous_path for f in changed.files if f.previous_path)}
+    report, policy = await asyncio.to_thread(
+        run_core, services.evaluator, services.catalog, head, base, paths, org_text, today
+    )
+    notes = tuple(n for n in (head.tree.note, base.tree.note if base else None) if n)
+    return (replace(report, notes=report.notes + notes) if notes else report), policy
+
+
+def run_core(
+    evaluator: Evaluator,
+    catalog: Catalog,
+    head: Snapshot,
+    base: Snapshot | None,
+    changed: set[str] | None,
+    org_text: str | None,
+    today: date,
+) -> tuple[Report, Policy]:
+    """The synchronous part (runs in a worker thread): evaluate, and read the publish switches."""
+    report = evaluator(
+        head, catalog=catalog, today=today, base=base, changed=changed, org_config=org_text
+    )
+    return report, load_policy(base if base is not None else head, org_text, today)
+
+
+async def _nothing() -> int:
+    return 0
+
+
+def _services(event: Event) -> Services:
+    if not isinstance(event.services, Services):
+        raise TypeError("handlers need Event.services (built by ghapp.app.processor.Processor)")
+    return event.services
+
+
+def _repo(event: Event) -> str:
+    if not event.repo:
+        raise ValueError(f"{event.name}.{event.action}: payload has no repository.full_name")
+    return event.repo
+
+
+async def _client(event: Event) -> InstallationClient:
+    installation = event.delivery.installation_id
+    if installation is None:
+        raise ValueError(f"{event.name}.{event.action}: payload has no installation.id")
+    return await _services(event).github.installation(installation)

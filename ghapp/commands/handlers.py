@@ -1,0 +1,496 @@
+"""Running comment commands (and the check-run buttons that share them) against GitHub.
+
+`CommandHandler` knows the command semantics; everything it does to GitHub goes through the
+small `CommandPort` protocol (implemented over the API in ghapp.commands.register, and by a
+plain fake in the tests), every decision is written to the `AuditLog`, and authorisation asks
+`Access` (team membership, repository permission), never the comment text.
+
+Flow of a comment: ignore unless `created`, on a pull request, by a human other than ghapp;
+parse; no command means no reaction at all. Otherwise react `eyes`, run each command in order,
+post one reply that answers all of them, and react `+1` (all accepted), `-1` (one refused) or
+`confused` (one malformed or failed). Side effects are keyed on the comment id (the claim
+branch is `ghapp/claim-<comment id>`), so a redelivered comment finds the branch and the pull
+request it already opened instead of opening another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ghapp.commands.audit import AuditEntry, AuditLog, Outcome, waiver_data
+from ghapp.commands.authz import Access, Decision, authorize, command_rules, team_org, team_slug
+from ghapp.core.catalog import Catalog
+from ghapp.core.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
+from ghapp.core.codeowners import CodeOwners, find_codeowners
+from ghapp.core.commands import (
+    Command,
+    Malformed,
+    claim_args,
+    help_text,
+    parse_comment,
+    waive_args,
+)
+from ghapp.core.errors import GhappError
+from ghapp.core.manifests import ServiceIndex, discover_services
+from ghapp.core.policy import Waiver
+from ghapp.core.snapshot import Snapshot
+from ghapp.github.errors import GitHubError, RetryableError
+
+REPLY_MARKER = "<!-- ghapp:command-reply -->"
+MAX_LISTED = 50  # /owners rows before "and N more"
+MAX_TEAM_LOOKUPS = 20  # candidate teams checked when /claim-ownership names none
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    base_ref: str
+    base_sha: str
+    head_sha: str
+
+
+class CommandPort(Protocol):
+    """The GitHub calls commands make."""
+
+    async def react(self, repo: str, comment_id: int, content: str) -> None: ...
+    async def reply(self, repo: str, pr: int, body: str) -> None: ...
+    async def pull(self, repo: str, pr: int) -> PullInfo: ...
+    async def changed_files(self, repo: str, pr: int) -> Sequence[str]: ...
+    async def snapshot(self, repo: str, sha: str) -> Snapshot:
+        """The commit's files, with CODEOWNERS, manifests and config readable without waiting."""
+        ...
+
+    async def branch_sha(self, repo: str, branch: str) -> str | None: ...
+    async def create_branch(self, repo: str, branch: str, sha: str) -> None: ...
+    async def file_on_branch(self, repo: str, path: str, branch: str) -> tuple[str, str] | None:
+        """(text, blob sha) of the file on the branch, None when absent."""
+        ...
+
+    async def put_file(
+        self, repo: str, path: str, branch: str, text: str, message: str, sha: str | None
+    ) -> None: ...
+    async def find_pull(self, repo: str, branch: str) -> str | None:
+        """The html_url of an open PR whose head is `branch`, if any."""
+        ...
+
+    async def open_pull(self, repo: str, branch: str, base: str, title: str, body: str) -> str: ...
+
+
+Recheck = Callable[[str, int, int | None], Awaitable[None]]  # repo, pr, installation id
+CommandsConfig = Callable[[str, Snapshot], Awaitable[Mapping[str, Any]]]  # `commands:` key
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who ran what, where: `key` names the side effects (branch suffix) so retries reuse them."""
+
+    repo: str
+    pr: int
+    actor: str
+    installation_id: int | None
+    source: str
+    key: str
+    comment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    reply: str | None
+    detail: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Facts:
+    """What the commands of one comment share, fetched once and only when a command needs it:
+    the pull request, its base snapshot, its changed files, the `commands:` config."""
+
+    def __init__(self, port: CommandPort, inv: Invocation, config: CommandsConfig | None) -> None:
+        self._port, self._inv, self._config = port, inv, config
+        self._pull: PullInfo | None = None
+        self._base: Snapshot | None = None
+        self._changed: Sequence[str] | None = None
+        self._commands: Mapping[str, Any] | None = None
+
+    async def pull(self) -> PullInfo:
+        if self._pull is None:
+            self._pull = await self._port.pull(self._inv.repo, self._inv.pr)
+        return self._pull
+
+    async def base(self) -> Snapshot:
+        if self._base is None:
+            self._base = await self._port.snapshot(self._inv.repo, (await self.pull()).base_sha)
+        return self._base
+
+    async def changed(self) -> Sequence[str]:
+        if self._changed is None:
+            self._changed = await self._port.changed_files(self._inv.repo, self._inv.pr)
+        return self._changed
+
+    async def commands(self) -> Mapping[str, Any]:
+        if self._commands is None:
+            found = await self._config(self._inv.repo, await self.base()) if self._config else {}
+            self._commands = found
+        return self._commands
+
+
+class CommandHandler:
+    """Executes commands: parse, authorise, act, reply, react, audit."""
+
+    def __init__(
+        self,
+        port: CommandPort,
+        access: Access,
+        audit: AuditLog,
+        *,
+        catalog: Catalog,
+        clock: Callable[[], datetime],
+        recheck: Recheck,
+        commands_config: CommandsConfig | None = None,
+        app_login: str = "ghapp[bot]",
+    ) -> None:
+        self.port = port
+        self.access = access
+        self.audit = audit
+        self.catalog = catalog
+        self.clock = clock
+        self.recheck = recheck
+        self.commands_config = commands_config
+        self.app_login = app_login.lower()
+
+    # --- entry points ---------------------------------------------------------------------
+
+    async def on_comment(self, payload: Mapping[str, Any], installation_id: int | None) -> int:
+        """Handle an `issue_comment` delivery; how many commands ran."""
+        issue = payload.get("issue") or {}
+        comment = payload.get("comment") or {}
+        sender = payload.get("sender") or {}
+        if payload.get("action") != "created" or not issue.get("pull_request"):
+            return 0
+        login = str(sender.get("login") or (comment.get("user") or {}).get("login") or "")
+        if self._is_bot(sender, login):
+            return 0
+        commands = parse_comment(comment.get("body"))
+        if not commands:
+            return 0
+        repo = str((payload.get("repository") or {}).get("full_name"))
+        comment_id = int(comment["id"])
+        inv = Invocation(
+            repo,
+            int(issue["number"]),
+            login,
+            installation_id,
+            f"comment:{comment_id}",
+            str(comment_id),
+            comment_id,
+        )
+        await self.port.react(repo, comment_id, "eyes")
+        facts = Facts(self.port, inv, self.commands_config)
+        results = [
+            await self.run(inv, cmd, i, len(commands), facts) for i, cmd in enumerate(commands)
+        ]
+        replies = [r.reply for r in results if r.reply]
+        if replies:
+            await self.port.reply(repo, inv.pr, "\n\n".join([REPLY_MARKER, *replies]))
+        await self.port.react(repo, comment_id, _reaction(results))
+        return len(commands)
+
+    async def on_requested_action(
+        self, payload: Mapping[str, Any], installation_id: int | None
+    ) -> Result | None:
+        """Handle a check-run button (`claim-unowned`, `recheck`) like the matching command."""
+        identifier = str((payload.get("requested_action") or {}).get("identifier", ""))
+        name = {"claim-unowned": "claim-ownership", "recheck": "recheck"}.get(identifier)
+        run = payload.get("check_run") or {}
+        prs = run.get("pull_requests") or []
+        sender = payload.get("sender") or {}
+        login = str(sender.get("login", ""))
+        if name is None or not prs or self._is_bot(sender, login):
+            return None
+        repo = str((payload.get("repository") or {}).get("full_name"))
+        pr = int(prs[0]["number"])
+        # Keyed on the PR head: a double click on the same commit reuses the first claim's PR.
+        key = f"pr{pr}-{str(run.get('head_sha', ''))[:12]}"
+        inv = Invocation(repo, pr, login, installation_id, f"check_run:{run.get('id')}", key)
+        result = await self.run(inv, Command(name, text=f"[{identifier}] button"))
+        if result.reply and name != "recheck":
+            await self.port.reply(repo, pr, f"{REPLY_MARKER}\n\n{result.reply}")
+        return result
+
+    async def run(
+        self,
+        inv: Invocation,
+        command: Command | Malformed,
+        index: int = 0,
+        count: int = 1,
+        facts: Facts | None = None,
+    ) -> Result:
+        """Run one command and audit it (whatever the outcome)."""
+        facts = facts or Facts(self.port, inv, self.commands_config)
+        try:
+            result = await self._dispatch(inv, command, index, facts)
+        except RetryableError:
+            raise  # the queue retries the delivery; side effects are keyed, so that is safe
+        except (GhappError, GitHubError) as exc:
+            result = Result("failed", _say(command, f"could not run it: {exc}"), str(exc))
+        name = command.name if isinstance(command, Command) else command.text.split()[0][1:]
+        args = command.args if isinstance(command, Command) else ()
+        self.audit.record(
+            AuditEntry(
+                actor=inv.actor,
+                at=self.clock(),
+                repository=inv.repo,
+                pr=inv.pr,
+                command=name,
+                arguments=tuple(args),
+                outcome=result.outcome,
+                detail=result.detail,
+                source=inv.source + (f"#{index + 1}" if count > 1 else ""),
+                data=result.data,
+            )
+        )
+        return result
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def _dispatch(
+        self, inv: Invocation, command: Command | Malformed, index: int, facts: Facts
+    ) -> Result:
+        if isinstance(command, Malformed):
+            usage = f"Usage: `{command.usage}`" if command.suggestion else command.usage
+            return Result(
+                "refused", f"**`{command.text}`**: {command.reason}.\n{usage}", command.reason
+            )
+        if command.name == "help":
+            return Result("accepted", f"**Commands**\n{help_text()}")
+        if command.name == "recheck":
+            await self.recheck(inv.repo, inv.pr, inv.installation_id)
+            return Result("accepted", None, "re-evaluation requested")
+        if command.name == "owners":
+            return await self._owners(command, facts)
+        if command.name == "waive":
+            return await self._waive(inv, command, index, facts)
+        return await self._claim(inv, command, index, facts)
+
+    async def _owners(self, command: Command, facts: Facts) -> Result:
+        base = await facts.base()
+        paths = list(command.args) or list(await facts.changed())
+        found = find_codeowners(base)
+        table = CodeOwners.from_text(found.text or "") if found else CodeOwners.from_text("")
+        services = ServiceIndex(discover_services(base, self.catalog)[0])
+        existing = set(base.paths())
+        rows = []
+        for path in paths[:MAX_LISTED]:
+            path = path.strip("/")
+            match = table.owners_of(path)
+            service = services.service_of(path)
+            owners = " ".join(match.owners) if match and match.owners else "nobody"
+            if match is not None and found is not None:
+                why = f"{found.path} line {match.line} `{match.pattern}`"
+            elif service is not None and service.owner:
+                owners = service.owner
+                why = f"{service.manifest} `spec.owner` (no CODEOWNERS rule matches)"
+            else:
+                why = "no CODEOWNERS rule matches"
+            note = (
+                ""
+                if path in existing or any(p.startswith(path + "/") for p in existing)
+                else " (not on the base branch)"
+            )
+            svc = f" (service {service.name})" if service else ""
+            rows.append(f"| `{path}`{note} | {owners} | {why}{svc} |")
+        more = f"\n… and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
+        body = "\n".join(["**Owners**", "| path | owners | decided by |", "|---|---|---|", *rows])
+        return Result("accepted", (body if rows else "**Owners**: no paths to look up.") + more)
+
+    async def _waive(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
+        args = waive_args(command)
+        if isinstance(args, Malformed):
+            return Result(
+                "refused", _say(command, f"{args.reason}.\nUsage: `{args.usage}`"), args.reason
+            )
+        decision = await self._authorize(inv, "waive", None, facts)
+        if not decision.allowed:
+            return Result("refused", _say(command, decision.reason), decision.reason)
+        today = self.clock().date()
+        if args.until < today:
+            why = f"--until {args.until.isoformat()} is in the past"
+            return Result("refused", _say(command, why), why)
+        known = self.catalog.rules
+        if args.rule not in known and not (
+            args.rule.endswith("/") and any(r.startswith(args.rule) for r in known)
+        ):
+            close = difflib.get_close_matches(args.rule, list(known), n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            why = f"unknown rule `{args.rule}`{hint}"
+            return Result("refused", _say(command, why), why)
+        pull, base = await facts.pull(), await facts.base()
+        services = {s.name for s in discover_services(base, self.catalog)[0]}
+        target = args.target
+        waiver = Waiver(
+            rule=args.rule,
+            reason=args.reason,
+            approved_by=f"@{inv.actor}",
+            until=args.until,
+            service=target if target in services else None,
+            path=target if target and target not in services else None,
+        )
+        scope = f" for {target}" if target else ""
+        if not args.standing:
+            await self.recheck(inv.repo, inv.pr, inv.installation_id)
+            text = (
+                f"Waived `{args.rule}`{scope} on this pull request until {args.until.isoformat()} "
+                f"(approved by @{inv.actor}: {args.reason}). The check is being re-run."
+            )
+            return Result("accepted", _say(command, text), "pr waiver", waiver_data(waiver))
+        edit = await asyncio.to_thread(plan_standing_waiver, base, waiver)
+        branch = f"ghapp/waive-{inv.key}" + (f"-{index + 1}" if index else "")
+        title = f"Waive {args.rule}{scope} until {args.until.isoformat()}"
+        body = (
+            f"Requested by @{inv.actor} in #{inv.pr}: {args.reason}\n\n"
+            f"Adds a standing waiver to `{edit.path}`; it applies once this is merged."
+        )
+        url = await self._open_pr(inv, branch, pull, {edit.path: edit.text}, title, body)
+        data = {**waiver_data(waiver), "standing": True, "pull": url, "branch": branch}
+        return Result(
+            "accepted", _say(command, f"Opened {url} with the standing waiver."), url, data
+        )
+
+    async def _claim(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
+        args = claim_args(command)
+        if isinstance(args, Malformed):
+            return Result(
+                "refused", _say(command, f"{args.reason}.\nUsage: `{args.usage}`"), args.reason
+            )
+        pull, base = await facts.pull(), await facts.base()
+        team = args.team or await self._infer_team(inv, base)
+        if isinstance(team, Result):
+            return team
+        decision = await self._authorize(inv, "claim-ownership", team, facts)
+        if not decision.allowed:
+            return Result("refused", _say(command, decision.reason), decision.reason)
+        changed = await facts.changed()
+        try:
+            plan = await asyncio.to_thread(
+                plan_claim, base, self.catalog, args.targets, team, changed
+            )
+        except ClaimRefused as exc:
+            return Result("refused", _say(command, str(exc)), str(exc))
+        branch = f"ghapp/claim-{inv.key}" + (f"-{index + 1}" if index else "")
+        url = await self._open_pr(inv, branch, pull, plan.files, plan.title, _claim_body(plan, inv))
+        data = {
+            "team": team,
+            "pull": url,
+            "branch": branch,
+            "files": len(plan.claimed),
+            "changes": list(plan.changes),
+        }
+        reply = f"Opened {url} to make {team} the owner of {plan.summary}."
+        if plan.notes:
+            reply += "\n" + "\n".join(f"- {n}" for n in plan.notes)
+        return Result("accepted", _say(command, reply), url, data)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _authorize(
+        self, inv: Invocation, name: str, team: str | None, facts: Facts
+    ) -> Decision:
+        rule = command_rules(await facts.commands())[name]
+        return await authorize(name, inv.actor, inv.repo, rule, self.access, team)
+
+    async def _infer_team(self, inv: Invocation, base: Snapshot) -> str | Result:
+        """The commenter's team when unambiguous: of the repository org's teams named in
+        CODEOWNERS, the one (and only one) the commenter is an active member of."""
+        found = find_codeowners(base)
+        org = inv.repo.split("/", 1)[0].lower()
+        teams = (
+            sorted(
+                {
+                    o
+                    for r in CodeOwners.from_text(found.text or "").rules
+                    for o in r.owners
+                    if "/" in o and team_org(o).lower() == org
+                }
+            )
+            if found
+            else []
+        )
+        mine = [
+            t
+            for t in teams[:MAX_TEAM_LOOKUPS]
+            if await self.access.is_member(org, team_slug(t), inv.actor)
+        ]
+        if len(mine) == 1:
+            return mine[0]
+        usage = "`/claim-ownership [PATH-OR-SERVICE ...] @org/team`"
+        if mine:
+            why = f"you are in several teams that own code here ({', '.join(mine)}): name one: {usage}"
+        else:
+            why = f"could not tell which team to claim for (you are in none of the teams in CODEOWNERS): name one: {usage}"
+        return Result("refused", f"**`/claim-ownership`**: {why}", why)
+
+    async def _open_pr(
+        self,
+        inv: Invocation,
+        branch: str,
+        pull: PullInfo,
+        files: Mapping[str, str],
+        title: str,
+        body: str,
+    ) -> str:
+        """Open (or find again) the PR that carries `files` on `branch`, never touching base."""
+        port, repo = self.port, inv.repo
+        if await port.branch_sha(repo, branch) is not None:
+            existing = await port.find_pull(repo, branch)
+            if existing is not None:
+                return existing
+        else:
+            await port.create_branch(repo, branch, pull.base_sha)
+        for path, text in files.items():
+            current = await port.file_on_branch(repo, path, branch)
+            if current is not None and current[0] == text:
+                continue  # written by an earlier attempt of this same command
+            message = f"{title}\n\nRequested by @{inv.actor} ({inv.source})."
+            await port.put_file(repo, path, branch, text, message, current[1] if current else None)
+        return await port.find_pull(repo, branch) or await port.open_pull(
+            repo, branch, pull.base_ref, title, body
+        )
+
+    def _is_bot(self, sender: Mapping[str, Any], login: str) -> bool:
+        return (
+            sender.get("type") == "Bot"
+            or login.endswith("[bot]")
+            or login.lower() == self.app_login
+        )
+
+
+def _say(command: Command | Malformed, text: str) -> str:
+    name = command.name if isinstance(command, Command) else command.text
+    return f"**`/{name}`**: {text}" if isinstance(command, Command) else f"**`{name}`**: {text}"
+
+
+def _reaction(results: Sequence[Result]) -> str:
+    outcomes = {r.outcome for r in results}
+    if "failed" in outcomes or any(
+        r.outcome == "refused" and "Usage" in (r.reply or "") for r in results
+    ):
+        return "confused"
+    return "-1" if "refused" in outcomes else "+1"
+
+
+def _claim_body(plan: ClaimPlan, inv: Invocation) -> str:
+    lines = [
+        f"Requested by @{inv.actor} in #{inv.pr} ({inv.source}).",
+        "",
+        f"Makes the team the owner of {plan.summary}. Edits:",
+        *(f"- {c}" for c in plan.changes),
+        "",
+        "Checked before opening: every claimed file resolves to the team, and every other file "
+        "resolves exactly as it does on the base branch.",
+    ]
+    return "\n".join(lines)

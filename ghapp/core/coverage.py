@@ -1,0 +1,385 @@
+"""Security-scan coverage: which categories the workflows scan, on PRs, blocking; `scan/…` findings.
+
+A *site* is one recognised scan in one workflow (a step, one command of a `run:` script, or a
+remote reusable workflow call), reached from a top-level workflow with that workflow's triggers
+and the `if:` conditions of every job and step on the way (local reusable workflows are followed
+by `expand_steps`). A site runs on pull requests for some changed paths when a PR-type trigger
+fires for them and no condition is certainly false for that event; it is blocking when the tool
+fails on findings (inputs and shell considered) and no `continue-on-error` softens it.
+`CategoryCoverage.blocking` is true when some site of the category blocks; policy checks demand
+one site that is both on PRs and blocking when a requirement asks for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from ghapp.core.context import Context
+from ghapp.core.globs import any_glob
+from ghapp.core.manifests import service_of
+from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, Service, Source
+from ghapp.core.policy import CoverageRequirement
+from ghapp.core.scanners import Detection, ScannerCatalog, compile_catalog
+from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.workflows import (
+    Job,
+    StepUse,
+    Trigger,
+    Workflow,
+    expand_steps,
+    fires_for_pull_request,
+    load_workflows,
+    may_run,
+)
+from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+
+LABELS = {
+    "sast": "SAST",
+    "secrets": "secret",
+    "sca": "dependency (SCA)",
+    "container": "container",
+    "iac": "IaC",
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One recognised scan, with what decides whether it runs on PRs and whether it blocks."""
+
+    tool: str
+    categories: tuple[str, ...]
+    source: Source
+    workflow: str  # the top-level workflow whose triggers apply
+    triggers: tuple[Trigger, ...]
+    conditions: tuple[tuple[str, int], ...]  # (`if:` text, line) of each job and the step
+    blocking: bool
+    why_not_blocking: str | None = None
+
+    def on_pull_request(self, paths: Iterable[str] | None) -> bool:
+        """Whether this scan runs for a PR changing `paths` (None: for some PR)."""
+        changed = None if paths is None else list(paths)
+        return any(
+            all(may_run(cond, t.event) for cond, _ in self.conditions)
+            for t in self.triggers
+            if fires_for_pull_request(t, changed)
+        )
+
+    def why_not_on_pull_request(self, paths: Iterable[str] | None) -> str:
+        """A sentence for a site that does not run on PRs."""
+        changed = None if paths is None else list(paths)
+        firing = [t for t in self.triggers if fires_for_pull_request(t, changed)]
+        if not firing:
+            events = sorted({t.event for t in self.triggers}) or ["nothing"]
+            filtered = [t for t in self.triggers if fires_for_pull_request(t, None)]
+            if filtered:
+                return f"{self.workflow}: its pull_request path filters exclude these files"
+            return f"{self.workflow} is triggered by {', '.join(events)}, not pull_request"
+        for cond, line in self.conditions:
+            if not any(may_run(cond, t.event) for t in firing):
+                return f"`if: {cond}` (line {line}) skips it on pull requests"
+        return "it does not run on pull requests"
+
+
+def find_sites(ctx: Context) -> tuple[Site, ...]:
+    """Every recognised scan in the snapshot's workflows."""
+    scanners = compile_catalog(ctx.catalog.tools)
+    workflows = load_workflows(ctx.snapshot)
+    by_path = {w.path: w for w in workflows}
+    sites: list[Site] = []
+    for wf in workflows:
+        if wf.error is not None:
+            continue
+        for use in expand_steps(wf, by_path):
+            for det in scanners.match_step(use.step):
+                if det.categories:  # recognised tools that cover no category (zizmor)
+                    sites.append(_step_site(wf, use, det))
+        sites.extend(_call_sites(wf, scanners))
+    return tuple(sites)
+
+
+def compute_coverage(
+    ctx: Context, paths: Iterable[str] | None = None
+) -> dict[str, CategoryCoverage]:
+    """Coverage of each category (all five keys); `paths` are a PR's changed paths, None: repo."""
+    changed = None if paths is None else list(paths)
+    sites = find_sites(ctx)
+    signals = find_signals(ctx.snapshot)
+    out: dict[str, CategoryCoverage] = {}
+    for category in CATEGORIES:
+        mine = [s for s in sites if category in s.categories]
+        out[category] = CategoryCoverage(
+            configured=bool(mine),
+            on_pull_request=any(s.on_pull_request(changed) for s in mine),
+            blocking=any(s.blocking for s in mine),
+            tools=tuple(sorted({s.tool for s in mine})),
+            sources=tuple(sorted(set(s.source for s in mine), key=_source_key)),
+            signals=signals.get(category, ()),
+        )
+    return out
+
+
+def check_coverage(ctx: Context) -> Iterable[Finding]:
+    """`scan/…` findings: services whose required categories are missing, not on PRs or soft."""
+    if not ctx.policy.coverage:
+        return []
+    sites = find_sites(ctx)
+    findings: list[Finding] = []
+    for service, files in _scopes(ctx):
+        needs = _needs(ctx.policy.coverage, service, files)
+        for category, (on_pr, blocking) in needs.items():
+            finding = _judge(ctx, service, files, category, on_pr, blocking, sites)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def _judge(
+    ctx: Context,
+    service: Service | None,
+    files: Sequence[str],
+    category: str,
+    need_pr: bool,
+    need_blocking: bool,
+    sites: Sequence[Site],
+) -> Finding | None:
+    mine = [s for s in sites if category in s.categories]
+    who = _describe(service)
+    bar = ", ".join(
+        [
+            "configured",
+            *(["on pull requests"] if need_pr else []),
+            *(["blocking"] if need_blocking else []),
+        ]
+    )
+    subject = f"{service.name if service else '(repository)'}:{category}"
+    label = LABELS[category]
+    if not mine:
+        path, line = _anchor(service)
+        return ctx.finding(
+            f"scan/missing-{category}",
+            f"{who} requires {label} scanning ({bar}); no workflow runs a {label} scanner: "
+            "configured ✗",
+            path=path,
+            line=line,
+            subject=subject,
+            service=service.name if service else None,
+        )
+    tools = ", ".join(sorted({s.tool for s in mine}))
+    scoped = files if service is not None else None
+    on_pr = [s for s in mine if s.on_pull_request(scoped)] if need_pr else mine
+    if not on_pr:
+        site = mine[0]
+        return ctx.finding(
+            "scan/not-on-pull-request",
+            f"{who} requires {label} scanning ({bar}): configured ✓ ({tools}), on pull requests "
+            f"✗ ({site.why_not_on_pull_request(scoped)})",
+            path=site.source.path,
+            line=site.source.line,
+            subject=subject,
+            service=service.name if service else None,
+            fix=f"Run the {site.tool} step on `pull_request` (add the trigger, widen its paths "
+            "filter, or drop the `if:` that excludes pull requests).",
+        )
+    if need_blocking and not any(s.blocking for s in on_pr):
+        site = on_pr[0]
+        return ctx.finding(
+            "scan/not-blocking",
+            f"{who} requires {label} scanning ({bar}): configured ✓ ({tools}), on pull requests "
+            f"{'✓' if need_pr else '-'}, blocking ✗ ({site.why_not_blocking})",
+            path=site.source.path,
+            line=site.source.line,
+            subject=subject,
+            service=service.name if service else None,
+            fix=f"Let the {site.tool} scan fail the run: remove {site.why_not_blocking or 'what softens it'}"
+            " (or set the tool's fail/exit-code option).",
+        )
+    return None
+
+
+def _needs(
+    reqs: Sequence[CoverageRequirement], service: Service | None, files: Sequence[str]
+) -> dict[str, tuple[bool, bool]]:
+    """category -> (on PR required, blocking required), the strictest over matching requirements."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for req in reqs:
+        if not _applies(req, service, files):
+            continue
+        for category in req.categories:
+            if category not in LABELS:
+                continue
+            pr, block = out.get(category, (False, False))
+            out[category] = (pr or req.on_pull_request, block or req.blocking)
+    return out
+
+
+def _applies(req: CoverageRequirement, service: Service | None, files: Sequence[str]) -> bool:
+    tier = service.tier if service else None
+    data = {d.lower() for d in service.data} if service else set()
+    if req.tiers and tier not in req.tiers:
+        return False
+    if req.data and not data & {d.lower() for d in req.data}:
+        return False
+    if not req.when_files:
+        return True
+    base = f"{service.path}/" if service and service.path else ""
+    return any(
+        any_glob(req.when_files, p) or (base and any_glob(req.when_files, p[len(base) :]))
+        for p in files
+    )
+
+
+def _scopes(ctx: Context) -> Iterator[tuple[Service | None, list[str]]]:
+    """Each service with its files (nearest manifest wins); the repository when none exist."""
+    paths = list(ctx.snapshot.paths())
+    if not ctx.services:
+        yield None, paths
+        return
+    services = tuple(ctx.services)
+    files: dict[str, list[str]] = {s.name: [] for s in services}
+    for path in paths:
+        owner = service_of(services, path)
+        if owner is not None:
+            files[owner.name].append(path)
+    seen: set[str] = set()
+    for service in services:
+        if service.name not in seen:
+            seen.add(service.name)
+            yield service, files[service.name]
+
+
+def _describe(service: Service | None) -> str:
+    if service is None:
+        return "This repository"
+    facts = [f"tier {service.tier}" if service.tier else "", ", ".join(service.data)]
+    detail = "; ".join(f for f in facts if f)
+    return f"Service {service.name}" + (f" ({detail})" if detail else "")
+
+
+def _anchor(service: Service | None) -> tuple[str | None, int | None]:
+    if service is None:
+        return None, None
+    line = service.line_of("tier") if service.tier else service.line_of("data")
+    return service.manifest, line
+
+
+def _step_site(top: Workflow, use: StepUse, det: Detection) -> Site:
+    step = use.step
+    why = det.why_not_blocking
+    soft = _continue_on_error(step.continue_on_error, step.line, "step")
+    for job in use.jobs:
+        soft = soft or _continue_on_error(job.continue_on_error, job.line, f"job `{job.id}`")
+    line = step.uses_line if step.uses else _run_line(use.workflow, step.run_line, det.line_offset)
+    return Site(
+        tool=det.tool,
+        categories=det.categories,
+        source=Source(use.workflow.path, line or step.line),
+        workflow=top.path,
+        triggers=top.triggers,
+        conditions=_conditions(use.jobs, step.if_, step.line),
+        blocking=det.blocking and soft is None,
+        why_not_blocking=why if not det.blocking else soft,
+    )
+
+
+def _call_sites(wf: Workflow, scanners: ScannerCatalog) -> Iterator[Site]:
+    for job in wf.jobs:
+        if not job.uses or job.uses.startswith("./"):
+            continue
+        det = scanners.match_workflow_call(job.uses, job.with_)
+        if det is None:
+            continue
+        soft = _continue_on_error(job.continue_on_error, job.line, f"job `{job.id}`")
+        yield Site(
+            tool=det.tool,
+            categories=det.categories,
+            source=Source(wf.path, job.uses_line or job.line),
+            workflow=wf.path,
+            triggers=wf.triggers,
+            conditions=_conditions((job,), None, job.line),
+            blocking=det.blocking and soft is None,
+            why_not_blocking=det.why_not_blocking if not det.blocking else soft,
+        )
+
+
+def _conditions(
+    jobs: Sequence[Job], step_if: str | None, step_line: int
+) -> tuple[tuple[str, int], ...]:
+    conds = [(j.if_, j.line) for j in jobs if j.if_ is not None]
+    if step_if is not None:
+        conds.append((step_if, step_line))
+    return tuple((c, line) for c, line in conds if c is not None)
+
+
+def _continue_on_error(value: str | None, line: int, where: str) -> str | None:
+    """Why a `continue-on-error` makes the scan non-blocking (an expression might: assume so)."""
+    if value is None or value.strip().lower() == "false":
+        return None
+    return f"`continue-on-error: {value}` on the {where} (line {line})"
+
+
+def _run_line(wf: Workflow, run_line: int | None, offset: int) -> int | None:
+    """The file line of a command inside a `run:` block scalar (`|`); the key line otherwise."""
+    if run_line is None or not 0 < run_line <= len(wf.lines):
+        return run_line
+    after = wf.lines[run_line - 1].split("run:", 1)[-1].strip()
+    return run_line + 1 + offset if after.startswith("|") else run_line
+
+
+def _source_key(source: Source) -> tuple[str, int]:
+    return (source.path, source.line or 0)
+
+
+# Repository files that show intent (scheduled updates, local hooks, server-side analysis); they
+# are reported as signals, never as PR-blocking scans.
+_SIGNAL_FILES: Mapping[str, tuple[str, ...]] = {
+    ".github/dependabot.yml": ("sca",), ".github/dependabot.yaml": ("sca",),
+    "renovate.json": ("sca",), "renovate.json5": ("sca",), ".renovaterc": ("sca",),
+    ".renovaterc.json": ("sca",), ".github/renovate.json": ("sca",),
+    ".github/renovate.json5": ("sca",), ".snyk": ("sca",), "osv-scanner.toml": ("sca",),
+    "sonar-project.properties": ("sast",), ".semgrep.yml": ("sast",),
+    ".github/codeql/codeql-config.yml": ("sast",), ".gitleaks.toml": ("secrets",),
+    ".secrets.baseline": ("secrets",), ".checkov.yml": ("iac",), ".checkov.yaml": ("iac",),
+    ".tfsec/config.yml": ("iac",), ".kics.yaml": ("iac",), "polaris.yaml": ("iac",),
+}  # fmt: skip
+_HOOK_WORDS: tuple[tuple[str, str], ...] = (
+    ("gitleaks", "secrets"), ("detect-secrets", "secrets"), ("trufflehog", "secrets"),
+    ("ggshield", "secrets"), ("secretlint", "secrets"), ("detect-private-key", "secrets"),
+    ("detect-aws-credentials", "secrets"), ("talisman", "secrets"), ("bandit", "sast"),
+    ("semgrep", "sast"), ("gosec", "sast"), ("checkov", "iac"), ("tfsec", "iac"),
+    ("terrascan", "iac"), ("kics", "iac"), ("hadolint", "iac"), ("trivy", "iac"),
+    ("pip-audit", "sca"), ("safety", "sca"), ("osv-scanner", "sca"),
+)  # fmt: skip
+PRE_COMMIT = ".pre-commit-config.yaml"
+
+
+def find_signals(snapshot: Snapshot) -> dict[str, tuple[Source, ...]]:
+    """Repository-level signals per category: config files and pre-commit scanner hooks."""
+    present = set(snapshot.paths())
+    out: dict[str, list[Source]] = {}
+    for path, categories in _SIGNAL_FILES.items():
+        if path in present:
+            for category in categories:
+                out.setdefault(category, []).append(Source(path, 1))
+    if PRE_COMMIT in present:
+        for category, line in _pre_commit_hooks(read_text(snapshot, PRE_COMMIT) or ""):
+            out.setdefault(category, []).append(Source(PRE_COMMIT, line))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _pre_commit_hooks(text: str) -> Iterator[tuple[str, int]]:
+    try:
+        doc = load_document(text)
+    except YamlError:
+        return
+    repos = doc.get("repos") if isinstance(doc, LineDict) else None
+    for repo in repos if isinstance(repos, LineList) else ():
+        hooks = repo.get("hooks") if isinstance(repo, LineDict) else None
+        if not isinstance(hooks, LineList):
+            continue
+        for i, hook in enumerate(hooks):
+            hook_id = str(hook.get("id", "")).lower() if isinstance(hook, LineDict) else ""
+            for word, category in _HOOK_WORDS:
+                if word in hook_id:
+                    yield category, hooks.line_of(i)
+                    break

@@ -6,7 +6,7 @@ reading each file, before running the detector), evaluates each file alone as
 (configured / on PRs / blocking) precision and recall, beside a naive peer that counts a category
 as covered when a catalog tool's id is merely mentioned in the file. Every miss is listed.
 
-    .venv/bin/python benchmarks/coverage_accuracy.py
+    .venv/bin/python benchmarks/coverage_accuracy.py [FIXTURE_DIR LABELS_YAML]
 """
 
 from __future__ import annotations
@@ -72,12 +72,13 @@ def score(truth: Truth, got: Truth, c: str, d: str) -> tuple[float, float, int, 
     return precision, recall, tp, fp, fn
 
 
-def main() -> int:
-    if not FIXTURES.is_dir():
-        print(f"skipped: {FIXTURES} is absent")
+def main(argv: list[str]) -> int:
+    fixtures, labels_path = (Path(argv[0]), Path(argv[1])) if len(argv) == 2 else (FIXTURES, LABELS)
+    if not fixtures.is_dir():
+        print(f"skipped: {fixtures} is absent")
         return 0
-    labels = yaml.safe_load(LABELS.read_text())["fixtures"]
-    files = sorted(p.name for p in FIXTURES.iterdir() if p.is_file())
+    labels = yaml.safe_load(labels_path.read_text())["fixtures"]
+    files = sorted(p.name for p in fixtures.iterdir() if p.is_file() and p != labels_path)
     unlabelled = [f for f in files if f not in labels]
     truth: Truth = {}
     ours: Truth = {}
@@ -85,11 +86,11 @@ def main() -> int:
     for name in files:
         if name in unlabelled:
             continue
-        text = (FIXTURES / name).read_text(encoding="utf-8", errors="replace")
+        text = (fixtures / name).read_text(encoding="utf-8", errors="replace")
         truth.update(labelled(name, labels[name]))
         ours.update(detect(name, text))
         peer.update(mention(name, text))
-    print(f"{len(files) - len(unlabelled)} labelled real workflows ({FIXTURES})\n")
+    print(f"{len(files) - len(unlabelled)} labelled real workflows ({fixtures})\n")
     print(
         "| category | dimension | precision | recall | TP/FP/FN | peer precision | peer recall "
         "| precision ratio | recall ratio |"
@@ -120,4 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -55,6 +55,13 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
                 f"  {category:<14} {_yes(c.configured):<11} {_yes(c.on_pull_request):<6} "
                 f"{_yes(c.blocking):<9} {', '.join(c.tools) or '-'}"
             )
+        signals = [
+            f"{category}: {', '.join(sorted({s.path for s in c.signals}))}"
+            for category, c in report.coverage.items()
+            if c.signals
+        ]
+        if signals:
+            lines.append("  repository signals (not PR scans): " + "; ".join(signals))
     counts = _counts(report.findings)
     lines.append(f"\nFindings: {counts}")
     for f in report.findings:
@@ -213,6 +220,9 @@ def _md_coverage(report: Report) -> str:
                 f"| {category} | {_tick(c.configured)} | {_tick(c.on_pull_request)} | "
                 f"{_tick(c.blocking)} | {', '.join(c.tools) or '—'} |"
             )
+    signals = sorted({s.path for c in report.coverage.values() for s in c.signals})
+    if signals:
+        rows += ["", "Repository signals (not PR-blocking scans): " + ", ".join(f"`{p}`" for p in signals)]
     return "\n".join(rows)
 
 

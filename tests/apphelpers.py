@@ -95,6 +95,9 @@ class MiniGitHub:
         router.get(url__regex=rf"{API}{repo}/pulls/(?P<n>\d+)/comments").mock(
             side_effect=self._comments
         )
+        router.get(url__regex=rf"{API}{repo}/issues/\d+/comments").mock(
+            return_value=httpx.Response(200, json=[])
+        )
         router.get(url__regex=rf"{API}{repo}/contents/").mock(return_value=httpx.Response(404))
         router.get(url__regex=rf"{API}{repo}/commits/\w+/check-runs").mock(
             return_value=httpx.Response(200, json={"total_count": 0, "check_runs": []})
@@ -163,3 +166,36 @@ def pr_payload(
         "installation": {"id": installation},
         "sender": {"login": "alice", "type": "User"},
     }
+
+
+def latest_tag_evaluator(head: Any, *, catalog: Any, today: Any, base: Any = None, **_: Any) -> Any:
+    """A stand-in for the core's evaluate: one error per `:latest` line in a changed YAML file,
+    new unless the base has the same line; CODEOWNERS `* @team` gives the owner."""
+    from ghapp.core.model import FileOwners, Finding, Report
+
+    changed = _.get("changed")
+    owners_text = (head.read(".github/CODEOWNERS") or b"").decode()
+    owners = tuple(owners_text.split()[1:]) if owners_text.startswith("*") else ()
+    findings = []
+    for path in sorted(changed if changed is not None else head.paths()):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        text = (head.read(path) or b"").decode()
+        before = (base.read(path) or b"").decode() if base is not None else ""
+        for n, line in enumerate(text.splitlines(), 1):
+            if ":latest" in line:
+                findings.append(
+                    Finding(
+                        rule="k8s/latest-tag",
+                        severity="error",
+                        message="image uses :latest",
+                        path=path,
+                        line=n,
+                        owners=owners,
+                        subject=line.strip(),
+                        new=line not in before.splitlines(),
+                    )
+                )
+    conclusion = "failure" if any(f.new for f in findings) else "success"
+    files = tuple(FileOwners(p, owners, 1, "*") for p in sorted(changed or ()))
+    return Report(conclusion, tuple(findings), files=files, policy_configured=True)

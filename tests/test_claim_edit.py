@@ -3,6 +3,9 @@ and how a manifest's `spec.owner` is set without rewriting the file."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import pytest
 
 from ghapp.core.claim import (
@@ -12,9 +15,12 @@ from ghapp.core.claim import (
     manifest_owner_value,
     plan_codeowners_claim,
     plan_manifest_owner,
+    plan_standing_waiver,
     target_pattern,
 )
 from ghapp.core.codeowners import CodeOwners
+from ghapp.core.policy import Waiver
+from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import load_documents
 
 CODEOWNERS = """\
@@ -261,3 +267,96 @@ def test_manifest_with_empty_spec_gets_owner() -> None:
 def test_manifest_edits_that_are_refused(text: str, message: str) -> None:
     with pytest.raises(ClaimRefused, match=message):
         plan_manifest_owner(text, "a", "group:a")
+
+
+@pytest.mark.parametrize(
+    ("corpus", "directory"),
+    [
+        ("esphome__esphome", "esphome/components/sensor"),
+        ("esphome__esphome", "tests/components/api"),
+        ("RIOT-OS__RIOT", "cpu/esp32"),
+        ("RIOT-OS__RIOT", "sys/net"),
+    ],
+)
+def test_directory_claims_on_real_codeowners_change_only_the_claimed_files(
+    shared_fixtures: Path, corpus: str, directory: str
+) -> None:
+    text = (shared_fixtures / "codeowners" / corpus / "CODEOWNERS").read_text()
+    tree = tuple(
+        line
+        for line in (shared_fixtures / "codeowners" / corpus / "files.txt").read_text().splitlines()
+        if line
+    )
+    under = [p for p in tree if p.startswith(f"{directory}/")]
+    assert under, f"{directory} is not in the {corpus} file list"
+    claimed = files_to_claim(text, under, directory, tree)
+    plan = plan_codeowners_claim(text, claimed, "@acme/new", tree, target_pattern(directory, True))
+    assert len(plan.text.splitlines()) == len(text.splitlines()) + 1
+    before, after = CodeOwners.from_text(text), CodeOwners.from_text(plan.text)
+    wanted = set(claimed)
+    for path, old, new in zip(tree, before.resolve_all(tree), after.resolve_all(tree), strict=True):
+        expected = ("@acme/new",) if path in wanted else (old.owners if old else ())
+        assert (new.owners if new else ()) == expected, path
+
+
+# --- standing waivers --------------------------------------------------------------------
+
+WAIVER = Waiver("scan/missing-sast", "vendor code", "@root", date(2026, 4, 1), service="pay")
+ITEM = (
+    '- rule: "scan/missing-sast"\n'
+    '  service: "pay"\n'
+    '  reason: "vendor code"\n'
+    '  approved_by: "@root"\n'
+    '  until: "2026-04-01"\n'
+)
+
+
+def indented(item: str, indent: str) -> str:
+    return "".join(indent + line for line in item.splitlines(keepends=True))
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (None, "waivers:\n" + indented(ITEM, "  ")),
+        ("enforce: true  # keep\n", "enforce: true  # keep\nwaivers:\n" + indented(ITEM, "  ")),
+        (
+            "waivers:\n  - rule: k8s/privileged\n    reason: r\n    approved_by: x\n\nenforce: true\n",
+            "waivers:\n  - rule: k8s/privileged\n    reason: r\n    approved_by: x\n"
+            + indented(ITEM, "  ")
+            + "\nenforce: true\n",
+        ),
+        ("waivers:\n- rule: a/b\n  reason: r\n  approved_by: x\n", None),
+        ("waivers:   # none yet\nenforce: true\n", None),
+    ],
+)
+def test_standing_waiver_is_appended_as_text(config: str | None, expected: str | None) -> None:
+    files = {} if config is None else {".github/ghapp.yml": config}
+    edit = plan_standing_waiver(DictSnapshot(files), WAIVER)
+    assert edit.path == ".github/ghapp.yml"
+    if expected is not None:
+        assert edit.text == expected
+    waivers = load_documents(edit.text)[0]["waivers"]
+    assert waivers[-1] == {
+        "rule": "scan/missing-sast",
+        "service": "pay",
+        "reason": "vendor code",
+        "approved_by": "@root",
+        "until": "2026-04-01",
+    }
+    assert len(waivers) == (1 if config is None or "- rule" not in config else 2)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("waivers: []\n", "not a block list"),
+        ("- a\n- b\n", "not a mapping"),
+        ("waivers: [\n", "not valid YAML"),
+    ],
+)
+def test_standing_waiver_refused_when_the_config_cannot_be_edited_as_text(
+    config: str, message: str
+) -> None:
+    with pytest.raises(ClaimRefused, match=message):
+        plan_standing_waiver(DictSnapshot({".github/ghapp.yml": config}), WAIVER)

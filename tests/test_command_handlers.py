@@ -243,7 +243,7 @@ def test_claim_without_team_when_in_no_codeowners_team_asks_for_one() -> None:
     world = World(changed=("tools/new.sh",))
     world.comment("/claim-ownership", login="dev")
     assert world.port.pulls == []
-    assert "name one" in world.port.replies[0]
+    assert "none of the teams named in CODEOWNERS. Name one" in world.port.replies[0]
     assert world.audit.entries[0].outcome == "refused"
 
 

@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from ghapp.github.client import GitHubFactory, InstallationClient
+from ghapp.github.errors import RetryableError
 from ghapp.github.snapshot import (
     PR_FILES_LIMIT,
     BlobCache,
@@ -206,8 +207,6 @@ def test_blob_endpoint_error_propagates_from_lazy_read() -> None:
         async def go() -> None:
             snap = await GitHubSnapshot.load(await client(), "acme/x", "c1", Caches())
             await asyncio.to_thread(snap.read, "a.yaml")
-
-        from ghapp.github.errors import RetryableError
 
         with pytest.raises(RetryableError):
             run(go())

@@ -346,3 +346,23 @@ def test_bad_regex_in_a_tool_is_a_clear_error() -> None:
     )
     with pytest.raises(GhappError, match="tool 'x': bad regex"):
         compile_catalog(bad)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        ({"trivy_command": "config"}, (("iac",), False)),
+        ({"trivy_command": "filesystem", "fail_on_error": "true"}, (("sca", "secrets"), True)),
+    ],
+)
+def test_reviewdog_trivy_reports_without_failing_by_default(
+    inputs: dict[str, str], expected: tuple
+) -> None:
+    ((tool, categories, blocking),) = action("reviewdog/action-trivy@v1", **inputs)
+    assert (tool, (categories, blocking)) == ("trivy", expected)
+
+
+def test_bandit_action_exit_zero_argument() -> None:
+    assert action("PyCQA/bandit-action@v1", args="-r . --exit-zero") == [
+        ("bandit", ("sast",), False)
+    ]

@@ -80,7 +80,9 @@ def test_several_malformed_variables_are_reported_together() -> None:
 
 def test_unreadable_key_file_is_reported() -> None:
     env = base_env(PRIVATE_KEY="", PRIVATE_KEY_PATH="/nonexistent/key.pem")
-    with pytest.raises(SettingsError, match="PRIVATE_KEY_PATH=/nonexistent/key.pem cannot be read"):
+    with pytest.raises(
+        SettingsError, match=r"PRIVATE_KEY_PATH=/nonexistent/key\.pem cannot be read"
+    ):
         Settings.from_env(env)
 
 
@@ -91,3 +93,57 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(base_env(PRIVATE_KEY="secret-but-not-pem"))
     assert "secret-but-not-pem" not in str(caught.value)
+
+
+# Deployment files: Docker is not available in CI, so the Dockerfile is checked as text.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_runs_our_serve_command_as_a_non_root_user() -> None:
+    import argparse
+    import json
+    import tomllib
+
+    from ghapp.app.cli import add_commands
+
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    cmd = json.loads(dict(instructions)["CMD"])
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert cmd[0] in scripts
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    assert hasattr(parser.parse_args(cmd[1:]), "run")
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    names = [op for op, _ in instructions]
+    assert names.index("USER") < names.index("CMD")
+    assert ("EXPOSE", "3000") in instructions
+
+
+def test_dockerfile_healthcheck_probes_healthz_with_python() -> None:
+    healthcheck = dict(dockerfile_instructions())["HEALTHCHECK"]
+    assert "python" in healthcheck and "/healthz" in healthcheck and "curl" not in healthcheck
+
+
+def test_app_manifest_asks_for_the_permissions_and_events_the_handlers_use() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "app.yml").read_text())
+    assert manifest["hook_attributes"]["url"].endswith("/webhooks")
+    permissions = manifest["default_permissions"]
+    assert permissions["checks"] == "write" and permissions["pull_requests"] == "write"
+    assert permissions["metadata"] == "read"
+    events = set(manifest["default_events"])
+    assert {"pull_request", "push", "check_suite", "check_run", "issue_comment"} <= events
+    assert "installation_repositories" in events

@@ -43,6 +43,7 @@ from ghapp.github.errors import GitHubError, RetryableError
 
 REPLY_MARKER = "<!-- ghapp:command-reply -->"
 MAX_LISTED = 50  # /owners rows before "and N more"
+MAX_COMMANDS = 10  # per comment; the rest are not run (a paste of a log is not ten claims)
 MAX_TEAM_LOOKUPS = 20  # candidate teams checked when /claim-ownership names none
 
 
@@ -100,10 +101,17 @@ class Invocation:
 
 @dataclass(frozen=True)
 class Result:
+    """What a command did: the audit outcome, the reply section, details for the audit log."""
+
     outcome: Outcome
     reply: str | None
     detail: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def malformed(cls, command: Command | Malformed, reason: str, usage: str) -> Result:
+        """A command we could not understand: the reason and the nearest usage."""
+        return cls("refused", _say(command, f"{reason}.\n{usage}"), reason, {"malformed": True})
 
 
 class Facts:
@@ -175,7 +183,7 @@ class CommandHandler:
         login = str(sender.get("login") or (comment.get("user") or {}).get("login") or "")
         if self._is_bot(sender, login):
             return 0
-        commands = parse_comment(comment.get("body"))
+        commands = parse_comment(comment.get("body"))[:MAX_COMMANDS]
         if not commands:
             return 0
         repo = str((payload.get("repository") or {}).get("full_name"))
@@ -189,7 +197,7 @@ class CommandHandler:
             str(comment_id),
             comment_id,
         )
-        await self.port.react(repo, comment_id, "eyes")
+        await self._react(repo, comment_id, "eyes")
         facts = Facts(self.port, inv, self.commands_config)
         results = [
             await self.run(inv, cmd, i, len(commands), facts) for i, cmd in enumerate(commands)
@@ -197,7 +205,7 @@ class CommandHandler:
         replies = [r.reply for r in results if r.reply]
         if replies:
             await self.port.reply(repo, inv.pr, "\n\n".join([REPLY_MARKER, *replies]))
-        await self.port.react(repo, comment_id, _reaction(results))
+        await self._react(repo, comment_id, _reaction(results))
         return len(commands)
 
     async def on_requested_action(
@@ -218,7 +226,7 @@ class CommandHandler:
         key = f"pr{pr}-{str(run.get('head_sha', ''))[:12]}"
         inv = Invocation(repo, pr, login, installation_id, f"check_run:{run.get('id')}", key)
         result = await self.run(inv, Command(name, text=f"[{identifier}] button"))
-        if result.reply and name != "recheck":
+        if result.reply:  # no comment to react to: the answer is a PR comment
             await self.port.reply(repo, pr, f"{REPLY_MARKER}\n\n{result.reply}")
         return result
 
@@ -263,9 +271,7 @@ class CommandHandler:
     ) -> Result:
         if isinstance(command, Malformed):
             usage = f"Usage: `{command.usage}`" if command.suggestion else command.usage
-            return Result(
-                "refused", f"**`{command.text}`**: {command.reason}.\n{usage}", command.reason
-            )
+            return Result.malformed(command, command.reason, usage)
         if command.name == "help":
             return Result("accepted", f"**Commands**\n{help_text()}")
         if command.name == "recheck":
@@ -311,9 +317,7 @@ class CommandHandler:
     async def _waive(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
         args = waive_args(command)
         if isinstance(args, Malformed):
-            return Result(
-                "refused", _say(command, f"{args.reason}.\nUsage: `{args.usage}`"), args.reason
-            )
+            return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         decision = await self._authorize(inv, "waive", None, facts)
         if not decision.allowed:
             return Result("refused", _say(command, decision.reason), decision.reason)
@@ -364,9 +368,7 @@ class CommandHandler:
     async def _claim(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
         args = claim_args(command)
         if isinstance(args, Malformed):
-            return Result(
-                "refused", _say(command, f"{args.reason}.\nUsage: `{args.usage}`"), args.reason
-            )
+            return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         pull, base = await facts.pull(), await facts.base()
         team = args.team or await self._infer_team(inv, base)
         if isinstance(team, Result):
@@ -408,30 +410,21 @@ class CommandHandler:
         CODEOWNERS, the one (and only one) the commenter is an active member of."""
         found = find_codeowners(base)
         org = inv.repo.split("/", 1)[0].lower()
-        teams = (
-            sorted(
-                {
-                    o
-                    for r in CodeOwners.from_text(found.text or "").rules
-                    for o in r.owners
-                    if "/" in o and team_org(o).lower() == org
-                }
-            )
-            if found
-            else []
-        )
+        rules = CodeOwners.from_text(found.text or "").rules if found else ()
+        named = {o for r in rules for o in r.owners if "/" in o and team_org(o).lower() == org}
         mine = [
             t
-            for t in teams[:MAX_TEAM_LOOKUPS]
+            for t in sorted(named)[:MAX_TEAM_LOOKUPS]
             if await self.access.is_member(org, team_slug(t), inv.actor)
         ]
         if len(mine) == 1:
             return mine[0]
         usage = "`/claim-ownership [PATH-OR-SERVICE ...] @org/team`"
         if mine:
-            why = f"you are in several teams that own code here ({', '.join(mine)}): name one: {usage}"
+            why = f"you are in several teams that own code here ({', '.join(mine)})"
         else:
-            why = f"could not tell which team to claim for (you are in none of the teams in CODEOWNERS): name one: {usage}"
+            why = "you are in none of the teams named in CODEOWNERS"
+        why = f"could not tell which team to claim for: {why}. Name one: {usage}"
         return Result("refused", f"**`/claim-ownership`**: {why}", why)
 
     async def _open_pr(
@@ -461,6 +454,14 @@ class CommandHandler:
             repo, branch, pull.base_ref, title, body
         )
 
+    async def _react(self, repo: str, comment_id: int, content: str) -> None:
+        try:
+            await self.port.react(repo, comment_id, content)
+        except RetryableError:
+            raise
+        except GitHubError:
+            pass  # the comment was deleted meanwhile: the command still runs and is answered
+
     def _is_bot(self, sender: Mapping[str, Any], login: str) -> bool:
         return (
             sender.get("type") == "Bot"
@@ -470,17 +471,15 @@ class CommandHandler:
 
 
 def _say(command: Command | Malformed, text: str) -> str:
-    name = command.name if isinstance(command, Command) else command.text
-    return f"**`/{name}`**: {text}" if isinstance(command, Command) else f"**`{name}`**: {text}"
+    label = f"/{command.name}" if isinstance(command, Command) else command.text
+    return f"**`{label}`**: {text}"
 
 
 def _reaction(results: Sequence[Result]) -> str:
-    outcomes = {r.outcome for r in results}
-    if "failed" in outcomes or any(
-        r.outcome == "refused" and "Usage" in (r.reply or "") for r in results
-    ):
+    """`confused` when a command was malformed or failed, `-1` when one was refused, else `+1`."""
+    if any(r.outcome == "failed" or r.data.get("malformed") for r in results):
         return "confused"
-    return "-1" if "refused" in outcomes else "+1"
+    return "-1" if any(r.outcome == "refused" for r in results) else "+1"
 
 
 def _claim_body(plan: ClaimPlan, inv: Invocation) -> str:

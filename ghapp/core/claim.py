@@ -141,7 +141,7 @@ def plan_codeowners_claim(
 
     With `pattern` (a directory claim: `/services/foo/`) that one line is placed or the claim
     is refused; without, the fewest patterns covering exactly `claimed` are placed."""
-    parse = parse or _default_parse()
+    parse = _memo(parse or _default_parse())
     files = sorted(set(universe) | set(claimed))
     wanted = frozenset(claimed)
     patterns = (pattern,) if pattern else claim_patterns(wanted, files)
@@ -268,6 +268,20 @@ def _with_owners(raw: str, owner: str) -> str:
     if match is None:  # unreachable for a rule line; keep the input rather than guess
         return raw
     return f"{match.group(1)} {owner}{match.group(3) or ''}{match.group(4) or ''}"
+
+
+def _memo(parse: Parse) -> Parse:
+    """`parse` remembering its last few texts: planning parses the same CODEOWNERS repeatedly."""
+    seen: dict[str, OwnerTable] = {}
+
+    def cached(text: str) -> OwnerTable:
+        if text not in seen:
+            if len(seen) >= 8:
+                seen.clear()
+            seen[text] = parse(text)
+        return seen[text]
+
+    return cached
 
 
 def _default_parse() -> Parse:
@@ -450,7 +464,7 @@ def plan_claim(
 ) -> ClaimPlan:
     """Plan `/claim-ownership`: each target is a service name, a file or a directory; with no
     target, the changed files nobody owns. Raises ClaimRefused with the reason."""
-    parse = parse or _default_parse()
+    parse = _memo(parse or _default_parse())
     found = find_codeowners(snapshot)
     if found is not None and found.too_large:
         raise ClaimRefused(f"{found.path} is larger than GitHub reads; it cannot be edited here")

@@ -31,7 +31,8 @@ from ghapp.core.directory import OwnerDirectory
 from ghapp.core.snapshot import Snapshot
 
 LOCATIONS: Final = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
-# GitHub: "CODEOWNERS files must be under 3 MB"; we read MB as MiB and ignore files over it.
+# GitHub: "CODEOWNERS files must be under 3 MB in size": we read MB as MiB, so a file of
+# 3,145,728 bytes or more is ignored (`CodeOwnersFile.too_large`).
 MAX_CODEOWNERS_BYTES: Final = 3 * 1024 * 1024
 
 _USER = re.compile(r"@[A-Za-z0-9][A-Za-z0-9_-]*\Z")
@@ -176,7 +177,7 @@ class CodeOwners:
 @dataclass(frozen=True)
 class CodeOwnersFile:
     """The CODEOWNERS file GitHub would use: its path and text; `text` is None when the file
-    is over `MAX_CODEOWNERS_BYTES` (`too_large`), which GitHub ignores."""
+    is `MAX_CODEOWNERS_BYTES` or more (`too_large`), which GitHub ignores."""
 
     path: str
     text: str | None
@@ -184,7 +185,7 @@ class CodeOwnersFile:
 
     @property
     def too_large(self) -> bool:
-        return self.size > MAX_CODEOWNERS_BYTES
+        return self.size >= MAX_CODEOWNERS_BYTES
 
 
 def find_codeowners(snapshot: Snapshot) -> CodeOwnersFile | None:
@@ -195,12 +196,12 @@ def find_codeowners(snapshot: Snapshot) -> CodeOwnersFile | None:
         if path not in existing:
             continue
         size = snapshot.size(path)
-        if size is not None and size > MAX_CODEOWNERS_BYTES:
+        if size is not None and size >= MAX_CODEOWNERS_BYTES:
             return CodeOwnersFile(path, None, size)
         data = snapshot.read(path)
         if data is None:
             continue
-        if len(data) > MAX_CODEOWNERS_BYTES:
+        if len(data) >= MAX_CODEOWNERS_BYTES:
             return CodeOwnersFile(path, None, len(data))
         return CodeOwnersFile(path, data.decode("utf-8", errors="replace"), len(data))
     return None
@@ -289,7 +290,7 @@ def _owner_problem(token: str, column: int, number: int, line: str) -> SyntaxPro
     if bare != token and (_USER.match(bare) or _TEAM.match(bare) or _EMAIL.match(bare)):
         reason = "owners are separated by spaces, not commas"
         suggestion = f"Remove the comma after {bare}."
-        replacement = line.replace(",", " ").rstrip()
+        replacement = re.sub(r",+(?=[ \t]|$)", "", line).rstrip()
     elif token.startswith("@") and "." in token and "/" not in token:
         reason = "a domain is not an owner"
         suggestion = f"Use an email address (name{token}) or a @username."

@@ -10,8 +10,11 @@ only needs the rules whose *last* element can match its name: a dict lookup for 
 an extension index for globs like `*.rs`, and the few other globs, tried from the highest rule
 down with early exit because the last matching line wins.
 
-Rules starting with `**` are live in every directory; their states are kept once, in
-`Engine._global`, instead of being copied into every directory node.
+A `**` state stays live in every directory below the one where it started; the successors of
+such states form a *layer* (`_Layers`) shared by reference with those directories instead of
+being copied into each (rules starting with `**` make a layer at the root). Directories where
+no new state starts share one node, and file names are memoised per final set, so a typical
+file costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -125,24 +128,81 @@ class _Tables:
 _EMPTY: Final = _Tables((), ())
 
 
+class _FinalSet:
+    """The tables whose finals a directory's files are checked against, with a memo from file
+    name to the best rule they give: directories sharing a final set share the memo, and
+    names like `Makefile` or `__init__.py` are decided once."""
+
+    __slots__ = ("memo", "tables")
+
+    def __init__(self, tables: tuple[_Tables, ...], shared: bool) -> None:
+        self.tables = tables
+        # Only a set shared by many directories gains from a memo.
+        self.memo: dict[str, int] | None = {} if shared else None
+
+    def best(self, base: str) -> int:
+        """The highest rule whose last element matches file name `base` (-1: none)."""
+        best = -1
+        dot = base.rfind(".")
+        ext = base[dot:] if dot >= 0 else None
+        for t in self.tables:
+            names = t.final_lit.get(base)
+            if names and names[0] > best:
+                best = names[0]
+            for finals in (
+                t.final_ext.get(ext, ()) if ext else (),
+                t.final_head.get(base[:1], ()),
+                t.final_any,
+            ):
+                for r, regex in finals:
+                    if r <= best:
+                        break
+                    if regex.match(base):
+                        best = r
+                        break
+        if self.memo is not None:
+            self.memo[base] = best
+        return best
+
+    def all(self, base: str) -> list[int]:
+        """Every rule whose last element matches `base` (for lint: not just the best)."""
+        return [r for t in self.tables for r in _all_finals(t, base)]
+
+
+class _Layers:
+    """The `**` layers live in a directory (shared, by reference, with the subdirectories that
+    add no new `**` state), with a memo of which states entering a child name reaches."""
+
+    __slots__ = ("finals", "reached", "steppers", "tables")
+
+    def __init__(self, tables: tuple[_Tables, ...]) -> None:
+        self.tables = tables
+        self.steppers = tuple(t for t in tables if t.steps)
+        self.finals = _FinalSet(tuple(t for t in tables if t.has_finals), shared=True)
+        self.reached: dict[str, tuple[State, ...]] = {}
+
+
 class _Node:
-    """A directory: `layers` hold the successors of `**` states live here (shared with the
-    ancestors that created them), `fresh` the other states; `hit` is the highest rule owning
-    everything below this directory. Directories where nothing new happens share one node."""
+    """A directory: `layers`, `fresh` (its other states), `hit` (the highest rule owning
+    everything below it) and the final set its files are checked against. Directories where
+    nothing new happens share their parent's `plain` node."""
 
-    __slots__ = ("_plain", "finals", "fresh", "hit", "layers", "steppers")
+    __slots__ = ("_plain", "finals", "fresh", "hit", "layers")
 
-    def __init__(self, layers: tuple[_Tables, ...], fresh: _Tables, hit: int) -> None:
+    def __init__(self, layers: _Layers, fresh: _Tables, hit: int) -> None:
         self.layers = layers
         self.fresh = fresh
         self.hit = max(hit, *fresh.completed) if fresh.completed else hit
-        self.finals = tuple(t for t in (*layers, fresh) if t.has_finals)
-        self.steppers = tuple(t for t in (*layers, fresh) if t.steps)
+        if fresh.has_finals:
+            self.finals = _FinalSet((*layers.finals.tables, fresh), shared=False)
+        else:
+            self.finals = layers.finals
         self._plain: _Node | None = None
 
-    def make_plain(self) -> _Node:
+    def plain(self) -> _Node:
         """The node of a child directory where no new state starts (shared by all of them)."""
-        self._plain = _Node(self.layers, _EMPTY, self.hit) if self.fresh.states else self
+        if self._plain is None:
+            self._plain = _Node(self.layers, _EMPTY, self.hit) if self.fresh.states else self
         return self._plain
 
 
@@ -154,7 +214,7 @@ class Engine:
         root: set[State] = set()
         for r in range(len(rules)):
             self._close(r, 0, root)
-        self._root = self._make((), root, -1)
+        self._root = self._make(_Layers(()), root, -1)
         self._nodes: dict[str, _Node] = {"": self._root}
 
     def winners(self, paths: Iterable[str]) -> list[int]:
@@ -162,39 +222,17 @@ class Engine:
         out: list[int] = []
         last_dir: str | None = None
         hit, finals = -1, self._root.finals
+        memo = finals.memo
         for path in paths:
             d, _, base = path.rpartition("/")
             if d != last_dir:
                 node = self._node(d)
                 last_dir, hit, finals = d, node.hit, node.finals
-            best = hit
-            # _best_final, inlined: this loop is the hot path of whole-tree resolution.
-            for t in finals:
-                names = t.final_lit.get(base)
-                if names and names[0] > best:
-                    best = names[0]
-                if t.final_ext:
-                    dot = base.rfind(".")
-                    for r, regex in t.final_ext.get(base[dot:], ()) if dot >= 0 else ():
-                        if r <= best:
-                            break
-                        if regex.match(base):
-                            best = r
-                            break
-                if t.final_head:
-                    for r, regex in t.final_head.get(base[:1], ()):
-                        if r <= best:
-                            break
-                        if regex.match(base):
-                            best = r
-                            break
-                for r, regex in t.final_any:
-                    if r <= best:
-                        break
-                    if regex.match(base):
-                        best = r
-                        break
-            out.append(best)
+                memo = finals.memo
+            best = None if memo is None else memo.get(base)
+            if best is None:
+                best = finals.best(base)
+            out.append(best if best > hit else hit)
         return out
 
     def usage(self, paths: Iterable[str]) -> tuple[set[int], set[int]]:
@@ -206,7 +244,7 @@ class Engine:
             d, _, base = path.rpartition("/")
             node = self._node(d)
             dirs.add(d)
-            here = [r for tables in node.finals for r in _all_finals(tables, base)]
+            here = node.finals.all(base)
             matched.update(here)
             best = max(node.hit, *here, -1)
             if best >= 0:
@@ -238,33 +276,40 @@ class Engine:
         return node
 
     def _child(self, parent: _Node, name: str) -> _Node:
-        states: set[State] = set()
-        close = self._close
-        for t in parent.steppers:
-            for r, pos in t.lit_next.get(name, ()):
-                close(r, pos, states)
-            if t.glob_ext:
-                dot = name.rfind(".")
-                for regex, (r, pos) in t.glob_ext.get(name[dot:], ()) if dot >= 0 else ():
-                    if regex.match(name):
-                        close(r, pos, states)
-            if t.glob_head:
-                for regex, (r, pos) in t.glob_head.get(name[:1], ()):
-                    if regex.match(name):
-                        close(r, pos, states)
-            for regex, (r, pos) in t.glob_any:
-                if regex.match(name):
-                    close(r, pos, states)
-        if not states:
-            return parent._plain or parent.make_plain()
-        return self._make(parent.layers, states, parent.hit)
+        layers = parent.layers
+        reached = layers.reached.get(name) if layers.steppers else ()
+        if reached is None:
+            reached = layers.reached[name] = self._steps(layers.steppers, name)
+        if parent.fresh.steps:
+            reached += self._steps((parent.fresh,), name)
+        if not reached:
+            return parent.plain()
+        return self._make(layers, set(reached), parent.hit)
 
-    def _make(self, layers: tuple[_Tables, ...], states: set[State], hit: int) -> _Node:
+    def _steps(self, tables: Iterable[_Tables], name: str) -> tuple[State, ...]:
+        """The states (closed over `**`) reached by entering a directory called `name`."""
+        states: set[State] = set()
+        dot = name.rfind(".")
+        ext = name[dot:] if dot >= 0 else None
+        for t in tables:
+            for r, pos in t.lit_next.get(name, ()):
+                self._close(r, pos, states)
+            for steps in (
+                t.glob_ext.get(ext, ()) if ext else (),
+                t.glob_head.get(name[:1], ()),
+                t.glob_any,
+            ):
+                for regex, (r, pos) in steps:
+                    if regex.match(name):
+                        self._close(r, pos, states)
+        return tuple(states)
+
+    def _make(self, layers: _Layers, states: set[State], hit: int) -> _Node:
         """A node from its new states: `**` states and their successors become a new layer."""
         star = {(r, pos) for r, pos in states if self._rules[r][0][pos : pos + 1] == (STAR2,)}
         if star:
             successors = {(r, pos + 1) for r, pos in star}
-            layers = (*layers, _Tables(successors, self._rules))
+            layers = _Layers((*layers.tables, _Tables(successors, self._rules)))
             states = states - star - successors
         return _Node(layers, _Tables(states, self._rules), hit)
 

@@ -6,8 +6,9 @@ and the `if:` conditions of every job and step on the way (local reusable workfl
 by `expand_steps`). A site runs on pull requests for some changed paths when a PR-type trigger
 fires for them and no condition is certainly false for that event; it is blocking when the tool
 fails on findings (inputs and shell considered) and no `continue-on-error` softens it.
-`CategoryCoverage.blocking` is true when some site of the category blocks; policy checks demand
-one site that is both on PRs and blocking when a requirement asks for both.
+`CategoryCoverage.blocking` is the best rung reached: when some site runs on PRs, whether one of
+*those* blocks (so "on PRs ✓, blocking ✓" means a PR can be stopped); otherwise whether any
+site blocks its own (push, schedule) run. Policy checks use the same reading.
 """
 
 from __future__ import annotations
@@ -55,10 +56,11 @@ class Site:
     conditions: tuple[tuple[str, int], ...]  # (`if:` text, line) of each job and the step
     blocking: bool
     why_not_blocking: str | None = None
+    soft_by_default: bool = False
 
     def on_pull_request(self, paths: Iterable[str] | None) -> bool:
         """Whether this scan runs for a PR changing `paths` (None: for some PR)."""
-        changed = None if paths is None else list(paths)
+        changed = paths if paths is None or isinstance(paths, (list, tuple)) else list(paths)
         return any(
             all(may_run(cond, t.event) for cond, _ in self.conditions)
             for t in self.triggers
@@ -108,10 +110,11 @@ def compute_coverage(
     out: dict[str, CategoryCoverage] = {}
     for category in CATEGORIES:
         mine = [s for s in sites if category in s.categories]
+        on_pr = [s for s in mine if s.on_pull_request(changed)]
         out[category] = CategoryCoverage(
             configured=bool(mine),
-            on_pull_request=any(s.on_pull_request(changed) for s in mine),
-            blocking=any(s.blocking for s in mine),
+            on_pull_request=bool(on_pr),
+            blocking=any(s.blocking for s in on_pr or mine),
             tools=tuple(sorted({s.tool for s in mine})),
             sources=tuple(sorted(set(s.source for s in mine), key=_source_key)),
             signals=signals.get(category, ()),
@@ -191,8 +194,11 @@ def _judge(
             line=site.source.line,
             subject=subject,
             service=service.name if service else None,
-            fix=f"Let the {site.tool} scan fail the run: remove {site.why_not_blocking or 'what softens it'}"
-            " (or set the tool's fail/exit-code option).",
+            fix=(
+                f"Configure {site.tool} to fail on findings ({site.why_not_blocking})."
+                if site.soft_by_default
+                else f"Remove {site.why_not_blocking} so that a {site.tool} failure fails the run."
+            ),
         )
     return None
 
@@ -279,6 +285,7 @@ def _step_site(top: Workflow, use: StepUse, det: Detection) -> Site:
         conditions=_conditions(use.jobs, step.if_, step.line),
         blocking=det.blocking and soft is None,
         why_not_blocking=why if not det.blocking else soft,
+        soft_by_default=det.soft_by_default,
     )
 
 
@@ -299,6 +306,7 @@ def _call_sites(wf: Workflow, scanners: ScannerCatalog) -> Iterator[Site]:
             conditions=_conditions((job,), None, job.line),
             blocking=det.blocking and soft is None,
             why_not_blocking=det.why_not_blocking if not det.blocking else soft,
+            soft_by_default=det.soft_by_default,
         )
 
 

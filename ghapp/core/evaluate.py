@@ -153,6 +153,10 @@ def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
             continue
         if severity is not None:
             finding = finding.with_(severity=_severity(severity))
+        if finding.service is None and finding.path:
+            service = service_of(ctx.services, finding.path)
+            if service is not None:
+                finding = finding.with_(service=service.name)
         if not finding.owners:
             finding = finding.with_(owners=owners_for(ctx, finding.path, finding.service))
         waiver = _waiver_for(policy.waivers, finding)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ghapp.core.errors import GhappError
@@ -64,6 +64,9 @@ class Detection:
     blocking: bool
     why_not_blocking: str | None = None
     line_offset: int = 0
+    soft_by_default: bool = (
+        False  # the tool itself does not fail (nothing in the workflow to remove)
+    )
 
 
 @dataclass(frozen=True)
@@ -83,27 +86,36 @@ class _Matcher:
             value = _literal(lowered.get(name.lower()))
             if value is not None and (value in values or "*" in values):
                 categories = tuple(values.get(value, values.get("*", ())))
-        blocking = bool(spec.get("blocking", True))
-        why = None if blocking else spec.get("note", f"{self.tool} exits 0 on findings by default")
-        if self.blocking_flags and (m := self.blocking_flags.search(text)):
-            blocking, why = True, None
+        default = bool(spec.get("blocking", True))
+        verdict: tuple[bool, str | None] | None = None  # set when a flag or an input decides
+        if self.blocking_flags and self.blocking_flags.search(text):
+            verdict = (True, None)
         if self.nonblocking_flags and (m := self.nonblocking_flags.search(text)):
-            blocking, why = False, f"`{m.group(0).strip()}`"
+            verdict = (False, f"`{m.group(0).strip()}`")
         for name, rule in spec.get("blocking_inputs", {}).items():
             value = _literal(lowered.get(name.lower()))
-            if value is None:
-                continue
-            if value in rule.get("nonblocking", ()) or any(
-                part in value for part in rule.get("nonblocking_contains", ())
-            ):
-                blocking, why = False, f"`{name}: {value}`"
-            elif (
-                "*" in rule.get("blocking", ())
-                or value in rule.get("blocking", ())
-                or any(part in value for part in rule.get("blocking_contains", ()))
-            ):
-                blocking, why = True, None
-        return Detection(self.tool, categories, blocking, why)
+            if value is not None:
+                verdict = _input_verdict(name, value, rule) or verdict
+        if verdict is not None:
+            return Detection(self.tool, categories, verdict[0], verdict[1])
+        why = None if default else spec.get("note", f"{self.tool} exits 0 on findings by default")
+        return Detection(self.tool, categories, default, why, soft_by_default=not default)
+
+
+def _input_verdict(
+    name: str, value: str, rule: Mapping[str, Any]
+) -> tuple[bool, str | None] | None:
+    """What one input's literal value says about blocking (None: it says nothing)."""
+    if value in rule.get("nonblocking", ()) or any(
+        part in value for part in rule.get("nonblocking_contains", ())
+    ):
+        return False, f"`{name}: {value}`"
+    blocking = rule.get("blocking", ())
+    if "*" in blocking or value in blocking:
+        return True, None
+    if any(part in value for part in rule.get("blocking_contains", ())):
+        return True, None
+    return None
 
 
 @dataclass(frozen=True)
@@ -164,7 +176,7 @@ class ScannerCatalog:
         if matcher is None:
             return []
         det = matcher.decide(normal, {})
-        return [Detection(det.tool, det.categories, det.blocking, det.why_not_blocking, line)]
+        return [replace(det, line_offset=line)]
 
     def _docker_run(self, tokens: list[str]) -> str | None:
         i = tokens.index("run") + 1
@@ -392,4 +404,4 @@ def _shell_softens(
 
 
 def _soften(det: Detection, why: str) -> Detection:
-    return Detection(det.tool, det.categories, False, why, det.line_offset)
+    return replace(det, blocking=False, why_not_blocking=why, soft_by_default=False)

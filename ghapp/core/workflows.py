@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+# `may_run` is re-exported: coverage, hygiene and the tests import it from here.
+from ghapp.core.expressions import may_run as may_run
 from ghapp.core.snapshot import Snapshot, read_text
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
@@ -293,12 +296,13 @@ def _strings(value: Any) -> tuple[str, ...] | None:
     return (str(value),)
 
 
-# --- When does a trigger fire, and can an `if:` be true? -------------------------------------
+# --- When does a trigger fire? (Whether an `if:` can be true: ghapp.core.expressions) -------
 
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 _CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})
 
 
+@lru_cache(maxsize=1024)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """GitHub's filter glob: `*` (not /), `**`, `?`/`+` quantify the previous char, `[..]`."""
     out: list[str] = []
@@ -357,171 +361,9 @@ def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> boo
         return False  # e.g. only `closed` or `labeled`: the code of a PR update is not scanned
     if paths is None:
         return True
-    changed = list(paths)
+    changed = paths if isinstance(paths, (list, tuple)) else list(paths)
     if trigger.paths is not None:
         return any(filter_matches(trigger.paths, p) for p in changed)
     if trigger.paths_ignore is not None:
         return any(not filter_matches(trigger.paths_ignore, p) for p in changed)
     return bool(changed)
-
-
-class _Unknown:
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-UNKNOWN: Any = _Unknown()
-_TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|<=|>=|[()!<>,])"
-    r"|(?P<id>[A-Za-z_][\w\-]*(?:\.[\w\-*]+|\[[^\]]*\])*))"
-)
-
-
-def may_run(condition: str | None, event: str) -> bool:
-    """False only when an `if:` is certainly false for a run triggered by `event`."""
-    if condition is None:
-        return True
-    text = condition.strip()
-    if text.startswith("${{") and text.endswith("}}"):
-        text = text[3:-2]
-    try:
-        value = _Expression(text, event).parse()
-    except ValueError:
-        return True
-    return value is UNKNOWN or bool(value)
-
-
-class _Expression:
-    """A three-valued reading of a GitHub expression: facts known about the event, else UNKNOWN."""
-
-    def __init__(self, text: str, event: str) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        text = text.rstrip()
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None or m.end() == pos:
-                raise ValueError(f"cannot read expression at {pos}")
-            kind = m.lastgroup or ""
-            self.tokens.append((kind, m.group(kind)))
-            pos = m.end()
-        self.pos = 0
-        self.event = event
-
-    def parse(self) -> Any:
-        value = self._or()
-        if self.pos != len(self.tokens):
-            raise ValueError("trailing tokens")
-        return value
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
-
-    def _take(self) -> tuple[str, str]:
-        if self.pos >= len(self.tokens):
-            raise ValueError("unexpected end")
-        self.pos += 1
-        return self.tokens[self.pos - 1]
-
-    def _or(self) -> Any:
-        value = self._and()
-        while self._peek() == "||":
-            self._take()
-            right = self._and()
-            value = _truth_or(value, right)
-        return value
-
-    def _and(self) -> Any:
-        value = self._compare()
-        while self._peek() == "&&":
-            self._take()
-            right = self._compare()
-            value = _truth_and(value, right)
-        return value
-
-    def _compare(self) -> Any:
-        left = self._unary()
-        op = self._peek()
-        if op in ("==", "!=", "<", ">", "<=", ">="):
-            self._take()
-            right = self._unary()
-            if left is UNKNOWN or right is UNKNOWN or op not in ("==", "!="):
-                return UNKNOWN
-            same = _fold(left) == _fold(right)
-            return same if op == "==" else not same
-        return left
-
-    def _unary(self) -> Any:
-        if self._peek() == "!":
-            self._take()
-            value = self._unary()
-            return UNKNOWN if value is UNKNOWN else not value
-        return self._primary()
-
-    def _primary(self) -> Any:
-        kind, tok = self._take()
-        if tok == "(":
-            value = self._or()
-            self._expect(")")
-            return value
-        if kind == "str":
-            return tok[1:-1].replace("''", "'")
-        if kind == "num":
-            return float(tok)
-        if kind != "id":
-            raise ValueError(f"unexpected {tok!r}")
-        if self._peek() == "(":
-            self._take()
-            args = []
-            while self._peek() != ")":
-                args.append(self._or())
-                if self._peek() == ",":
-                    self._take()
-            self._expect(")")
-            return _call(tok.lower(), args)
-        return self._context(tok)
-
-    def _expect(self, tok: str) -> None:
-        if self._take()[1] != tok:
-            raise ValueError(f"expected {tok!r}")
-
-    def _context(self, name: str) -> Any:
-        lowered = name.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        if lowered == "null":
-            return None
-        if lowered == "github.event_name":
-            return self.event
-        if lowered == "github.ref" and self.event == "pull_request":
-            return "refs/pull/0/merge"
-        return UNKNOWN
-
-
-def _fold(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _truth_or(left: Any, right: Any) -> Any:
-    if (left is not UNKNOWN and left) or (right is not UNKNOWN and right):
-        return True
-    return UNKNOWN if UNKNOWN in (left, right) else False
-
-
-def _truth_and(left: Any, right: Any) -> Any:
-    if (left is not UNKNOWN and not left) or (right is not UNKNOWN and not right):
-        return False
-    return UNKNOWN if UNKNOWN in (left, right) else True
-
-
-def _call(name: str, args: list[Any]) -> Any:
-    if name in ("always", "success"):
-        return True
-    known = all(isinstance(a, str) for a in args) and len(args) == 2
-    if known and name == "startswith":
-        return _fold(args[0]).startswith(_fold(args[1]))
-    if known and name == "endswith":
-        return _fold(args[0]).endswith(_fold(args[1]))
-    if known and name == "contains":
-        return _fold(args[1]) in _fold(args[0])
-    return UNKNOWN

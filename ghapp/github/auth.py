@@ -11,6 +11,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 REFRESH_MARGIN = timedelta(minutes=5)
 Clock = Callable[[], datetime]
@@ -44,6 +48,13 @@ class InstallationTokens:
     def forget(self, installation_id: int) -> None:
         """Drop a token GitHub refused (401), so the next call mints a fresh one."""
         self._tokens.pop(installation_id, None)
+
+
+@lru_cache(maxsize=4)
+def load_private_key(pem: str) -> Any:
+    """The parsed RSA key. Parsing validates the key, which takes a noticeable fraction of a
+    second, so it is done once per process instead of once per JWT."""
+    return load_pem_private_key(pem.encode(), password=None)
 
 
 def parse_expiry(value: str) -> datetime:

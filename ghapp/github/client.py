@@ -10,18 +10,26 @@ real responses) and counts every HTTP request in a `CallCounter`.
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import certifi
 import httpx
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed
 
-from ghapp.github.auth import Clock, InstallationToken, InstallationTokens, parse_expiry
+from ghapp.github.auth import (
+    Clock,
+    InstallationToken,
+    InstallationTokens,
+    load_private_key,
+    parse_expiry,
+)
 from ghapp.github.errors import (
     Forbidden,
     GitHubError,
@@ -70,9 +78,14 @@ class GitHubFactory:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.counter = counter or CallCounter()
         self._cache = MemCacheStrategy()  # this factory's own JWT cache
+        # githubkit opens an HTTP client per request outside `async with`; building the TLS
+        # context once saves re-reading the CA bundle every time.
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
         self.tokens = InstallationTokens(self._mint_token, self.clock)
         self._app = self._github(
-            AppAuthStrategy(settings.app_id, settings.private_key), installation_id=None
+            # pyjwt accepts the parsed key object as well as PEM text.
+            AppAuthStrategy(settings.app_id, load_private_key(settings.private_key)),
+            installation_id=None,
         )
 
     def app(self) -> InstallationClient:
@@ -99,6 +112,7 @@ class GitHubFactory:
             base_url=self.settings.github_api_url + "/",
             user_agent=USER_AGENT,
             timeout=TIMEOUT,
+            ssl_verify=self._ssl,
             cache_strategy=self._cache,
             http_cache=False,
             auto_retry=False,

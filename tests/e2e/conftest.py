@@ -6,6 +6,7 @@ seed and inspect its state directly; ghapp runs as a subprocess, exactly as depl
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -97,7 +98,14 @@ def ghapp_missing() -> str | None:
     """Why `ghapp serve` cannot run from this checkout yet, or None."""
     needed = ["ghapp/cli.py", "ghapp/settings.py", "ghapp/app/server.py"]
     missing = [name for name in needed if not (ROOT / name).exists()]
-    return f"not written yet: {', '.join(missing)}" if missing else None
+    if missing:
+        return f"not written yet: {', '.join(missing)}"
+    try:  # what `ghapp serve` imports before it listens (a missing module makes it exit 1)
+        for module in ("ghapp.app.cli", "ghapp.app.server", "ghapp.core.evaluate"):
+            importlib.import_module(module)
+    except ImportError as exc:
+        return f"importing {module} fails: {exc}"
+    return None
 
 
 @pytest.fixture

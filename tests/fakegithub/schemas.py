@@ -71,7 +71,6 @@ def _path_pattern(template: str) -> re.Pattern[str]:
 _FORMATS = jsonschema.FormatChecker(formats=())
 
 
-@_FORMATS.checks("date-time", raises=ValueError)
 def _is_datetime(value: object) -> bool:
     # GitHub wants ISO 8601 with a zone: YYYY-MM-DDTHH:MM:SSZ
     if isinstance(value, str):
@@ -79,6 +78,9 @@ def _is_datetime(value: object) -> bool:
         if parsed.tzinfo is None:
             raise ValueError("timestamp without a time zone")
     return True
+
+
+_FORMATS.checks("date-time", raises=ValueError)(_is_datetime)
 
 
 class SchemaBook:

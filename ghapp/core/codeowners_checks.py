@@ -1,0 +1,223 @@
+"""Lint of the CODEOWNERS file: GitHub's syntax errors, owners that cannot review, dead rules
+(duplicated, matching nothing, always overridden) and files the policy wants owned but are not.
+
+Every finding points at the CODEOWNERS file and, where there is one, the line of the rule; its
+`subject` (the pattern, the owner or the unowned path) survives lines moving between commits.
+Rule usage (which rules match a file, which decide one) comes from one `rule_usage` pass over
+the snapshot's files, so the dead-rule analysis costs about one whole-tree resolution.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+
+from ghapp.core.codeowners import CodeOwners, OwnerRule, find_codeowners
+from ghapp.core.context import Context
+from ghapp.core.globs import any_glob
+from ghapp.core.model import Finding
+
+AGGREGATE_ABOVE = 25  # whole-repo runs: more unowned files than this are grouped per top directory
+_EXAMPLES = 3
+
+
+def check_codeowners(ctx: Context) -> Iterable[Finding]:
+    """All `codeowners/*` findings for the context's CODEOWNERS file (parsed by the evaluator)."""
+    co = ctx.codeowners
+    if co is None:
+        yield _missing_or_too_large(ctx)
+        return
+    path = ctx.codeowners_path
+    yield from _syntax(ctx, co, path)
+    yield from _owner_access(ctx, co, path)
+    duplicates = list(_duplicates(ctx, co, path))
+    yield from duplicates
+    paths = ctx.snapshot.paths()
+    yield from _dead_rules(ctx, co, path, paths, {f.line for f in duplicates if f.line})
+    yield from _unowned(ctx, co, path, paths)
+
+
+def _missing_or_too_large(ctx: Context) -> Finding:
+    located = find_codeowners(ctx.snapshot)
+    if located is not None and located.too_large:
+        return ctx.finding(
+            "codeowners/too-large",
+            f"{located.path} is {located.size:,} bytes; GitHub ignores CODEOWNERS files of 3 MB"
+            " or more, so no file has a code owner",
+            path=located.path,
+            subject=located.path,
+        )
+    return ctx.finding(
+        "codeowners/missing",
+        "No CODEOWNERS file (looked in .github/CODEOWNERS, CODEOWNERS and docs/CODEOWNERS)",
+        subject="CODEOWNERS",
+    )
+
+
+def _syntax(ctx: Context, co: CodeOwners, path: str | None) -> Iterator[Finding]:
+    for problem in co.errors:
+        if problem.kind == "unknown-owner":
+            continue  # reported by _owner_access from ctx.directory, once
+        yield ctx.finding(
+            f"codeowners/{problem.kind}",
+            problem.message,
+            path=path,
+            line=problem.line,
+            column=problem.column,
+            subject=problem.source.strip(),
+            fix=problem.suggestion,
+            suggestion=problem.replacement,
+        )
+
+
+def _owner_access(ctx: Context, co: CodeOwners, path: str | None) -> Iterator[Finding]:
+    directory = ctx.directory
+    if directory is None:
+        return
+    for rule in co.rules:
+        for owner, column in zip(rule.owners, rule.owner_columns, strict=True):
+            exists = directory.exists(owner)
+            if exists is False:
+                rule_id, why = "codeowners/unknown-owner", "does not exist (or is not visible)"
+            elif exists and directory.can_write(owner) is False:
+                rule_id, why = "codeowners/owner-without-write-access", "has no write access"
+            else:
+                continue
+            yield ctx.finding(
+                rule_id,
+                f"Owner {owner} of `{rule.pattern}` {why}: GitHub will not request its review",
+                path=path,
+                line=rule.line,
+                column=column,
+                subject=f"{rule.pattern} {owner}",
+            )
+
+
+def _duplicates(ctx: Context, co: CodeOwners, path: str | None) -> Iterator[Finding]:
+    """Earlier lines whose pattern means the same as a later line's (`/a/` and `/a/**` too)."""
+    last: dict[tuple[object, ...], OwnerRule] = {}
+    for rule in reversed(co.rules):
+        key = _meaning(rule)
+        later = last.get(key)
+        if later is None:
+            last[key] = rule
+            continue
+        yield ctx.finding(
+            "codeowners/duplicate-pattern",
+            f"`{rule.pattern}` is repeated on line {later.line} (`{later.pattern}`), which wins:"
+            f" line {rule.line} never decides an owner",
+            path=path,
+            line=rule.line,
+            column=rule.column,
+            subject=rule.pattern,
+            fix=f"Merge the owners into line {later.line} and delete line {rule.line}.",
+        )
+
+
+def _meaning(rule: OwnerRule) -> tuple[object, ...]:
+    parts: list[object] = [rule.mode]
+    for element in rule.elements:
+        parts.append(("literal", element) if isinstance(element, str) else repr(element))
+    return tuple(parts)
+
+
+def _dead_rules(
+    ctx: Context,
+    co: CodeOwners,
+    path: str | None,
+    paths: Sequence[str],
+    already: set[int],
+) -> Iterator[Finding]:
+    usage = co.rule_usage(paths)
+    for index, rule in enumerate(co.rules):
+        if rule.line in already:
+            continue
+        if index not in usage.matched:
+            yield ctx.finding(
+                "codeowners/pattern-matches-nothing",
+                f"`{rule.pattern}` matches no file in the repository{_case_hint(rule, paths)}",
+                path=path,
+                line=rule.line,
+                column=rule.column,
+                subject=rule.pattern,
+            )
+        elif index not in usage.decided:
+            matched = co.matching_paths(index, paths)
+            winners = Counter(m.line for m in co.resolve_all(matched) if m)
+            line, count = winners.most_common(1)[0]
+            later = next(r for r in co.rules if r.line == line)
+            yield ctx.finding(
+                "codeowners/shadowed-rule",
+                f"`{rule.pattern}` never decides an owner: all {len(matched)} files it matches are"
+                f" matched by later lines ({count} by line {line}, `{later.pattern}`)",
+                path=path,
+                line=rule.line,
+                column=rule.column,
+                subject=rule.pattern,
+            )
+
+
+def _case_hint(rule: OwnerRule, paths: Sequence[str]) -> str:
+    folded = re.compile(rule.regex.pattern, re.IGNORECASE)
+    near = next((p for p in paths if folded.match(p)), None)
+    if near is None:
+        return ""
+    return f" (it would match `{near}` if case were ignored: CODEOWNERS paths are case-sensitive)"
+
+
+def _unowned(
+    ctx: Context, co: CodeOwners, path: str | None, paths: Sequence[str]
+) -> Iterator[Finding]:
+    required = ctx.policy.require_owners
+    if not required:
+        return
+    scope: Iterable[str] = paths
+    if ctx.changed is not None:
+        present = set(paths)
+        scope = sorted(p for p in ctx.changed if p in present)
+    candidates = [p for p in scope if any_glob(required, p) and not any_glob(ctx.policy.ignore, p)]
+    unowned = [
+        (p, m)
+        for p, m in zip(candidates, co.resolve_all(candidates), strict=True)
+        if m is None or not m.owners
+    ]
+    if ctx.changed is None and len(unowned) > AGGREGATE_ABOVE:
+        yield from _unowned_by_directory(ctx, path, [p for p, _ in unowned])
+        return
+    for file, match in unowned:
+        why = (
+            f"line {match.line} (`{match.pattern}`) lists no owners"
+            if match
+            else "no line matches it"
+        )
+        yield ctx.finding(
+            "codeowners/unowned-file",
+            f"`{file}` has no code owner: {why}",
+            path=path,
+            line=match.line if match else None,
+            subject=file,
+            fix=f"Add a CODEOWNERS line covering it, e.g. `/{file} @org/team`.",
+        )
+
+
+def _files(n: int) -> str:
+    return "1 file" if n == 1 else f"{n} files"
+
+
+def _unowned_by_directory(ctx: Context, path: str | None, files: list[str]) -> Iterator[Finding]:
+    groups: dict[str, list[str]] = {}
+    for file in files:
+        top, sep, _ = file.partition("/")
+        groups.setdefault(f"{top}/" if sep else "/", []).append(file)
+    for top, members in sorted(groups.items()):
+        where = "in the repository root" if top == "/" else f"under `{top}`"
+        examples = ", ".join(f"`{m}`" for m in members[:_EXAMPLES])
+        pattern = "/*" if top == "/" else f"/{top}"
+        yield ctx.finding(
+            "codeowners/unowned-file",
+            f"{_files(len(members))} {where} without a code owner (e.g. {examples})",
+            path=path,
+            subject=top,
+            fix=f"Add a CODEOWNERS line such as `{pattern} @org/team`.",
+        )

@@ -152,7 +152,7 @@ def run_owners(args: argparse.Namespace) -> int:
         text = _read_file(args.codeowners)
     else:
         located = find_codeowners(snapshot)
-        text = located.text if located and not located.too_large else ""
+        text = (located.text if located else None) or ""
     directory = load_directory(args.directory) if args.directory else None
     codeowners = CodeOwners.from_text(text, directory=directory)
     if args.paths == ["-"]:

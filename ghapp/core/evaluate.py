@@ -122,7 +122,8 @@ def run_checks(
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
     located = find_codeowners(snapshot)
-    codeowners = CodeOwners.from_text(located.text) if located and not located.too_large else None
+    text = located.text if located is not None else None
+    codeowners = CodeOwners.from_text(text) if text is not None else None
     services, manifest_findings = discover_services(snapshot, catalog)
     ctx = Context(
         snapshot=snapshot,

@@ -75,6 +75,9 @@ class FakePort:
         self.calls.append("snapshot")
         return self.base
 
+    async def team_exists(self, org: str, slug: str) -> bool:
+        return slug in {"payments", "platform", "services", "legacy", "docs"}
+
     async def branch_sha(self, repo: str, branch: str) -> str | None:
         return self.branches.get(branch)
 
@@ -245,6 +248,13 @@ def test_claim_without_team_when_in_no_codeowners_team_asks_for_one() -> None:
     assert world.port.pulls == []
     assert "none of the teams named in CODEOWNERS. Name one" in world.port.replies[0]
     assert world.audit.entries[0].outcome == "refused"
+
+
+def test_claim_for_an_unknown_team_says_so() -> None:
+    world = World()
+    world.comment("/claim-ownership services/cart @acme/paymnets", login="root")
+    assert "team @acme/paymnets is unknown" in world.port.replies[0]
+    assert world.port.pulls == [] and world.port.reactions[-1] == "-1"
 
 
 def test_claim_of_a_path_that_matches_nothing_says_so() -> None:
@@ -438,3 +448,21 @@ def test_base_snapshot_is_fetched_once_per_comment() -> None:
     world.comment("/owners\n/owners README.md\n/claim-ownership services/cart @acme/payments")
     assert world.port.calls.count("snapshot") == 1
     assert world.port.calls.count("pull") == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "service"),
+    [
+        ("services/cart", "services/cart/**", None),
+        ("services/cart/main.py", "services/cart/main.py", None),
+        ("**/*.py", "**/*.py", None),
+        ("pay", None, "pay"),
+    ],
+)
+def test_waiver_target_is_a_service_or_a_path_glob(
+    target: str, path: str | None, service: str | None
+) -> None:
+    world = World()
+    world.comment(f'/waive k8s/privileged "{target}" --until 2026-04-01 --reason r', login="root")
+    (waiver,) = world.audit.waivers_for(REPO, 7, date(2026, 3, 1))
+    assert (waiver.path, waiver.service) == (path, service)

@@ -66,6 +66,7 @@ class CommandPort(Protocol):
         """The commit's files, with CODEOWNERS, manifests and config readable without waiting."""
         ...
 
+    async def team_exists(self, org: str, slug: str) -> bool: ...
     async def branch_sha(self, repo: str, branch: str) -> str | None: ...
     async def create_branch(self, repo: str, branch: str, sha: str) -> None: ...
     async def file_on_branch(self, repo: str, path: str, branch: str) -> tuple[str, str] | None:
@@ -336,13 +337,18 @@ class CommandHandler:
         pull, base = await facts.pull(), await facts.base()
         services = {s.name for s in discover_services(base, self.catalog)[0]}
         target = args.target
+        path = None
+        if target and target not in services:
+            # A directory waives everything below it (waiver paths are globs).
+            is_dir = any(p.startswith(f"{target}/") for p in base.paths())
+            path = f"{target}/**" if is_dir else target
         waiver = Waiver(
             rule=args.rule,
             reason=args.reason,
             approved_by=f"@{inv.actor}",
             until=args.until,
             service=target if target in services else None,
-            path=target if target and target not in services else None,
+            path=path,
         )
         scope = f" for {target}" if target else ""
         if not args.standing:
@@ -373,6 +379,11 @@ class CommandHandler:
         team = args.team or await self._infer_team(inv, base)
         if isinstance(team, Result):
             return team
+        if team_org(team).lower() == inv.repo.split("/", 1)[0].lower() and not (
+            await self.port.team_exists(team_org(team), team_slug(team))
+        ):
+            why = f"team {team} is unknown (check the spelling: @org/team-slug)"
+            return Result("refused", _say(command, why), why)
         decision = await self._authorize(inv, "claim-ownership", team, facts)
         if not decision.allowed:
             return Result("refused", _say(command, decision.reason), decision.reason)

@@ -58,6 +58,13 @@ class ApiPort:
         await snapshot.prefetch()  # CODEOWNERS, manifests, config: read without waiting
         return snapshot
 
+    async def team_exists(self, org: str, slug: str) -> bool:
+        try:
+            await self.client.request("GET", f"/orgs/{org}/teams/{quote(slug)}")
+        except NotFound:
+            return False
+        return True
+
     async def branch_sha(self, repo: str, branch: str) -> str | None:
         try:
             data = await self.client.request("GET", f"/repos/{repo}/git/ref/heads/{quote(branch)}")

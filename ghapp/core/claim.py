@@ -413,14 +413,9 @@ def _ends_at_colon(raw: str, key: str = "spec") -> bool:
 
 
 def _document_end(lines: list[str], start: int) -> int:
-    """Index (0-based, exclusive) of the end of the document starting at line `start`."""
-    for i in range(start, len(lines)):
-        if lines[i].startswith("---") or lines[i].startswith("..."):
-            end = i
-            while end > start and not lines[end - 1].strip():
-                end -= 1
-            return end
-    end = len(lines)
+    """Index (0-based, exclusive) of the last non-blank line of the document at line `start`."""
+    markers = (i for i in range(start, len(lines)) if lines[i].startswith(("---", "...")))
+    end = next(markers, len(lines))
     while end > start and not lines[end - 1].strip():
         end -= 1
     return end

@@ -10,12 +10,12 @@ zero or more segments) and a *mode* saying what the elements must cover of a fil
     DIR     one of its directories (`apps/`, `/docs/**`)
 
 A pattern with no slash, or only a trailing one, floats: it gets a leading `**`. The last
-matching line wins. Two matchers read this normal form: `OwnerRule.regex` (one regex per rule)
-is the reference and answers "does this rule match this path"; `_Engine` resolves many paths by
-walking the directory tree one segment at a time with the set of partially matched rules (an
-NFA over segments whose literal steps are dict lookups), memoised per directory, so a file costs
-a few dict lookups. Rules starting with `**` would be live in every directory; they are indexed
-once (`_Tables` of the engine) instead of being copied into each directory's state.
+matching line wins. Two matchers read this normal form: `OwnerRule.regex` (one regex per rule,
+compiled on first use) is the reference and answers "does this rule match this path";
+`codeowners_engine.Engine` resolves many paths by walking the directory tree one segment at a
+time with the set of partially matched rules (an NFA over segments whose literal steps are dict
+lookups), memoised per directory, so a typical file costs a dict lookup or two. Tests check the
+two agree (randomised rules and paths, and both real corpora).
 """
 
 from __future__ import annotations
@@ -120,17 +120,20 @@ class CodeOwners:
         self._rules = tuple(rules)
         self._errors = tuple(sorted(errors, key=lambda e: (e.line, e.column)))
         self._engine = Engine([(r.elements, r.mode) for r in self._rules])
-        self._matches = tuple(Match(r.owners, r.line, r.pattern) for r in self._rules)
+        # One Match per rule, shared by every path it decides; the extra last item is "no rule".
+        self._matches: tuple[Match | None, ...] = (
+            *(Match(r.owners, r.line, r.pattern) for r in self._rules),
+            None,
+        )
 
     @classmethod
     def from_text(cls, text: str, directory: OwnerDirectory | None = None) -> CodeOwners:
         """Parse CODEOWNERS text; invalid lines are skipped and listed in `errors`. With a
         `directory`, owners it does not know are also listed (`unknown-owner`)."""
         rules, errors = parse_lines(text)
-        co = cls(rules, errors)
         if directory is not None:
-            co = cls(rules, [*errors, *co.unknown_owners(directory)])
-        return co
+            errors += unknown_owner_problems(rules, directory)
+        return cls(rules, errors)
 
     @property
     def rules(self) -> tuple[OwnerRule, ...]:
@@ -146,8 +149,7 @@ class CodeOwners:
 
     def resolve_all(self, paths: Iterable[str]) -> list[Match | None]:
         """`owners_of` for many paths at once (fast: work is shared per directory)."""
-        matches = self._matches
-        return [None if i < 0 else matches[i] for i in self._engine.winners(paths)]
+        return self._engine.resolve(paths, self._matches)
 
     def rule_usage(self, paths: Iterable[str]) -> RuleUsage:
         """Which rules match some of `paths`, and which decide some (for lint)."""
@@ -160,18 +162,25 @@ class CodeOwners:
         return [p for p in paths if rule.matches(p)]
 
     def unknown_owners(self, directory: OwnerDirectory) -> list[SyntaxProblem]:
-        """`unknown-owner` problems: owners the directory says do not exist (GitHub still
-        applies the line; the owner is just never requested)."""
-        out = []
-        for rule in self._rules:
-            for owner, column in zip(rule.owners, rule.owner_columns, strict=True):
-                if directory.exists(owner) is False:
-                    message = f"Unknown owner on line {rule.line}: make sure {owner} exists"
-                    fix = f"Check the spelling of {owner}, or remove it from line {rule.line}."
-                    out.append(
-                        SyntaxProblem(rule.line, column, "unknown-owner", rule.source, message, fix)
-                    )
-        return out
+        """`unknown-owner` problems of this file's rules (see `unknown_owner_problems`)."""
+        return unknown_owner_problems(self._rules, directory)
+
+
+def unknown_owner_problems(
+    rules: Iterable[OwnerRule], directory: OwnerDirectory
+) -> list[SyntaxProblem]:
+    """Owners the directory says do not exist. GitHub still applies such a line: the owner is
+    just never requested, so the rule is kept as written."""
+    out = []
+    for rule in rules:
+        for owner, column in zip(rule.owners, rule.owner_columns, strict=True):
+            if directory.exists(owner) is False:
+                message = f"Unknown owner on line {rule.line}: make sure {owner} exists"
+                fix = f"Check the spelling of {owner}, or remove it from line {rule.line}."
+                out.append(
+                    SyntaxProblem(rule.line, column, "unknown-owner", rule.source, message, fix)
+                )
+    return out
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypeVar
 
 EXACT: Final = 0
 PREFIX: Final = 1
@@ -54,6 +54,7 @@ class Glob:
 
 Element: TypeAlias = str | Glob | _GlobStar
 State: TypeAlias = tuple[int, int]
+T = TypeVar("T")
 _Finals: TypeAlias = list[tuple[int, re.Pattern[str]]]
 
 
@@ -129,37 +130,41 @@ _EMPTY: Final = _Tables((), ())
 
 
 class _FinalSet:
-    """The tables whose finals a directory's files are checked against, with a memo from file
-    name to the best rule they give: directories sharing a final set share the memo, and
-    names like `Makefile` or `__init__.py` are decided once."""
+    """The finals a directory's files are checked against, merged from its tables, with a memo
+    from file name to the best rule they give: directories sharing a final set share the memo,
+    so names like `Makefile` or `__init__.py` are decided once."""
 
-    __slots__ = ("memo", "tables")
+    __slots__ = ("any", "ext", "head", "lit", "memo", "tables")
 
     def __init__(self, tables: tuple[_Tables, ...], shared: bool) -> None:
         self.tables = tables
         # Only a set shared by many directories gains from a memo.
         self.memo: dict[str, int] | None = {} if shared else None
+        self.lit: dict[str, int] = {}
+        self.ext: dict[str, _Finals] = {}
+        self.head: dict[str, _Finals] = {}
+        self.any: _Finals = []
+        for t in tables:
+            for name, rules in t.final_lit.items():
+                self.lit[name] = max(self.lit.get(name, -1), rules[0])
+            for merged, part in ((self.ext, t.final_ext), (self.head, t.final_head)):
+                for key, finals in part.items():
+                    merged.setdefault(key, []).extend(finals)
+            self.any += t.final_any
+        for finals in (*self.ext.values(), *self.head.values(), self.any):
+            finals.sort(key=lambda f: -f[0])
 
     def best(self, base: str) -> int:
         """The highest rule whose last element matches file name `base` (-1: none)."""
-        best = -1
-        dot = base.rfind(".")
-        ext = base[dot:] if dot >= 0 else None
-        for t in self.tables:
-            names = t.final_lit.get(base)
-            if names and names[0] > best:
-                best = names[0]
-            for finals in (
-                t.final_ext.get(ext, ()) if ext else (),
-                t.final_head.get(base[:1], ()),
-                t.final_any,
-            ):
-                for r, regex in finals:
-                    if r <= best:
-                        break
-                    if regex.match(base):
-                        best = r
-                        break
+        best = self.lit.get(base, -1)
+        if self.ext:
+            dot = base.rfind(".")
+            if dot >= 0 and (finals := self.ext.get(base[dot:])):
+                best = _first(finals, base, best)
+        if self.head and (finals := self.head.get(base[:1])):
+            best = _first(finals, base, best)
+        if self.any:
+            best = _first(self.any, base, best)
         if self.memo is not None:
             self.memo[base] = best
         return best
@@ -171,15 +176,27 @@ class _FinalSet:
 
 class _Layers:
     """The `**` layers live in a directory (shared, by reference, with the subdirectories that
-    add no new `**` state), with a memo of which states entering a child name reaches."""
+    add no new `**` state), with a memo of which states entering a child name reaches and a
+    quick test for names that cannot step at all (most of them)."""
 
-    __slots__ = ("finals", "reached", "steppers", "tables")
+    __slots__ = ("any_glob", "exts", "finals", "heads", "names", "reached", "steppers", "tables")
 
     def __init__(self, tables: tuple[_Tables, ...]) -> None:
         self.tables = tables
         self.steppers = tuple(t for t in tables if t.steps)
         self.finals = _FinalSet(tuple(t for t in tables if t.has_finals), shared=True)
         self.reached: dict[str, tuple[State, ...]] = {}
+        self.names = {name for t in tables for name in t.lit_next}
+        self.exts = {ext for t in tables for ext in t.glob_ext}
+        self.heads = {head for t in tables for head in t.glob_head}
+        self.any_glob = any(t.glob_any for t in tables)
+
+    def may_step(self, name: str) -> bool:
+        """False when no layer can advance on a directory called `name`."""
+        if self.any_glob or name in self.names or name[:1] in self.heads:
+            return True
+        dot = name.rfind(".")
+        return dot >= 0 and name[dot:] in self.exts
 
 
 class _Node:
@@ -211,28 +228,36 @@ class Engine:
 
     def __init__(self, rules: Sequence[tuple[Sequence[Element], int]]) -> None:
         self._rules = rules
+        self._star_states = {
+            (r, pos)
+            for r, (elements, _) in enumerate(rules)
+            for pos, e in enumerate(elements)
+            if e is STAR2
+        }
+        self._tables: dict[frozenset[State], _Tables] = {}
         root: set[State] = set()
         for r in range(len(rules)):
             self._close(r, 0, root)
         self._root = self._make(_Layers(()), root, -1)
         self._nodes: dict[str, _Node] = {"": self._root}
 
-    def winners(self, paths: Iterable[str]) -> list[int]:
-        """The deciding rule index of each path, -1 when none matches."""
-        out: list[int] = []
+    def resolve(self, paths: Iterable[str], values: Sequence[T]) -> list[T]:
+        """`values[i]` for each path decided by rule `i`; `values[-1]` when no rule matches
+        (so `values` has one more item than there are rules)."""
+        out: list[T] = []
+        append = out.append
+        nodes = self._nodes
         last_dir: str | None = None
-        hit, finals = -1, self._root.finals
-        memo = finals.memo
+        hit, finals, memo = -1, self._root.finals, self._root.finals.memo
         for path in paths:
             d, _, base = path.rpartition("/")
             if d != last_dir:
-                node = self._node(d)
-                last_dir, hit, finals = d, node.hit, node.finals
-                memo = finals.memo
+                node = nodes.get(d) or self._node(d)
+                last_dir, hit, finals, memo = d, node.hit, node.finals, node.finals.memo
             best = None if memo is None else memo.get(base)
             if best is None:
                 best = finals.best(base)
-            out.append(best if best > hit else hit)
+            append(values[best if best > hit else hit])
         return out
 
     def usage(self, paths: Iterable[str]) -> tuple[set[int], set[int]]:
@@ -259,59 +284,72 @@ class Engine:
 
     def _node(self, d: str) -> _Node:
         nodes = self._nodes
+        if len(nodes) > _MAX_NODES:
+            nodes = self._nodes = {"": self._root}
         node = nodes.get(d)
         if node is not None:
             return node
-        if len(nodes) > _MAX_NODES:
-            nodes = self._nodes = {"": self._root}
-        missing: list[tuple[str, str]] = []
-        while node is None:  # up to the nearest known ancestor ("" is always known)
-            head, _, name = d.rpartition("/")
-            missing.append((d, name))
-            d = head
-            node = nodes.get(d)
-        for path, name in reversed(missing):
-            node = self._child(node, name)
-            nodes[path] = node
+        head, _, name = d.rpartition("/")
+        parent = nodes.get(head)
+        if parent is None:
+            missing: list[tuple[str, str]] = []
+            while parent is None:  # up to the nearest known ancestor ("" is always known)
+                missing.append((head, head.rpartition("/")[2]))
+                head = head.rpartition("/")[0]
+                parent = nodes.get(head)
+            for path, segment in reversed(missing):
+                parent = nodes[path] = self._child(parent, segment)
+        node = nodes[d] = self._child(parent, name)
         return node
 
     def _child(self, parent: _Node, name: str) -> _Node:
         layers = parent.layers
-        reached = layers.reached.get(name) if layers.steppers else ()
-        if reached is None:
-            reached = layers.reached[name] = self._steps(layers.steppers, name)
+        if layers.steppers:
+            reached = layers.reached.get(name)
+            if reached is None:
+                may = layers.may_step(name)
+                reached = layers.reached[name] = self._steps(layers.steppers, name) if may else ()
+        else:
+            reached = ()
         if parent.fresh.steps:
             reached += self._steps((parent.fresh,), name)
         if not reached:
-            return parent.plain()
+            return parent._plain or parent.plain()
         return self._make(layers, set(reached), parent.hit)
 
     def _steps(self, tables: Iterable[_Tables], name: str) -> tuple[State, ...]:
         """The states (closed over `**`) reached by entering a directory called `name`."""
-        states: set[State] = set()
-        dot = name.rfind(".")
-        ext = name[dot:] if dot >= 0 else None
+        starts: list[State] = []
         for t in tables:
-            for r, pos in t.lit_next.get(name, ()):
-                self._close(r, pos, states)
-            for steps in (
-                t.glob_ext.get(ext, ()) if ext else (),
-                t.glob_head.get(name[:1], ()),
-                t.glob_any,
-            ):
-                for regex, (r, pos) in steps:
-                    if regex.match(name):
-                        self._close(r, pos, states)
+            starts += t.lit_next.get(name, ())
+            candidates: list[tuple[re.Pattern[str], State]] = []
+            if t.glob_ext:
+                dot = name.rfind(".")
+                if dot >= 0:
+                    candidates += t.glob_ext.get(name[dot:], ())
+            if t.glob_head:
+                candidates += t.glob_head.get(name[:1], ())
+            candidates += t.glob_any
+            starts += [state for regex, state in candidates if regex.match(name)]
+        if not starts:
+            return ()
+        states: set[State] = set()
+        for r, pos in starts:
+            self._close(r, pos, states)
         return tuple(states)
 
     def _make(self, layers: _Layers, states: set[State], hit: int) -> _Node:
         """A node from its new states: `**` states and their successors become a new layer."""
-        star = {(r, pos) for r, pos in states if self._rules[r][0][pos : pos + 1] == (STAR2,)}
+        star = states & self._star_states
         if star:
             successors = {(r, pos + 1) for r, pos in star}
             layers = _Layers((*layers.tables, _Tables(successors, self._rules)))
             states = states - star - successors
-        return _Node(layers, _Tables(states, self._rules), hit)
+        key = frozenset(states)
+        fresh = self._tables.get(key)
+        if fresh is None:  # sibling directories often reach the same states (`/boards/nrf*/`)
+            fresh = self._tables[key] = _Tables(states, self._rules)
+        return _Node(layers, fresh, hit)
 
     def _close(self, r: int, pos: int, into: set[State]) -> None:
         """Add state (r, pos) and, while the element there is `**`, the state after it."""
@@ -320,6 +358,16 @@ class Engine:
             into.add((r, pos))
             pos += 1
         into.add((r, pos))
+
+
+def _first(finals: _Finals, base: str, best: int) -> int:
+    """The first (highest) rule above `best` in `finals` whose glob matches `base`."""
+    for r, regex in finals:
+        if r <= best:
+            break
+        if regex.match(base):
+            return r
+    return best
 
 
 def _all_finals(t: _Tables, base: str) -> list[int]:

@@ -14,6 +14,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -78,9 +79,6 @@ class GitHubFactory:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.counter = counter or CallCounter()
         self._cache = MemCacheStrategy()  # this factory's own JWT cache
-        # githubkit opens an HTTP client per request outside `async with`; building the TLS
-        # context once saves re-reading the CA bundle every time.
-        self._ssl = ssl.create_default_context(cafile=certifi.where())
         self.tokens = InstallationTokens(self._mint_token, self.clock)
         self._app = self._github(
             # pyjwt accepts the parsed key object as well as PEM text.
@@ -112,12 +110,19 @@ class GitHubFactory:
             base_url=self.settings.github_api_url + "/",
             user_agent=USER_AGENT,
             timeout=TIMEOUT,
-            ssl_verify=self._ssl,
+            ssl_verify=tls_context(),
             cache_strategy=self._cache,
             http_cache=False,
             auto_retry=False,
             async_event_hooks={"request": [count]},
         )
+
+
+@lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for the process: githubkit opens an HTTP client per request outside
+    `async with`, and loading the CA bundle each time costs about 0.1 s."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class InstallationClient:

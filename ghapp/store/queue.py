@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from ghapp.app.delivery import Delivery
+from ghapp.store.db import relaxed
 from ghapp.store.schema import (
     DEAD,
     DONE,
@@ -143,6 +144,7 @@ class Queue:
         rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
+        self._worker_engine = relaxed(engine)  # claim/heartbeat/complete/fail: see ghapp.store.db
         self.lease_seconds = lease_seconds
         self.retry_policy = retry or RetryPolicy()
         self.clock = clock
@@ -205,7 +207,7 @@ class Queue:
         """Lease the next due job to `worker_id` (None when there is nothing to do)."""
         now = self.clock()
         busy_keys: list[str] = []
-        with self.engine.begin() as conn:
+        with self._worker_engine.begin() as conn:
             for _ in range(20):  # bounded: each pass retires a row or a key
                 row = conn.execute(self._candidate(now, busy_keys)).first()
                 if row is None:
@@ -339,7 +341,7 @@ class Queue:
     def heartbeat(self, job: Job) -> bool:
         """Extend the lease; False when this worker no longer holds it."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._worker_engine.begin() as conn:
             result = conn.execute(
                 update(deliveries)
                 .where(self._mine(job))
@@ -350,7 +352,7 @@ class Queue:
     def complete(self, job: Job) -> bool:
         """Mark the job done and record the PR head it evaluated; False if the lease was lost."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._worker_engine.begin() as conn:
             result = conn.execute(
                 update(deliveries)
                 .where(self._mine(job))
@@ -400,13 +402,13 @@ class Queue:
             wait = delay if delay is not None else self.retry_policy.backoff(job.attempts, self.rng)
             values = {"status": PENDING, "available_at": now + max(0.0, wait)}
         values.update(lease_owner=None, lease_expires_at=None, last_error=error[:4000])
-        with self.engine.begin() as conn:
+        with self._worker_engine.begin() as conn:
             result = conn.execute(update(deliveries).where(self._mine(job)).values(values))
         return str(values["status"]) if result.rowcount == 1 else None
 
     def release(self, job: Job) -> bool:
         """Give a job back unfinished (shutdown): due now, the attempt not counted."""
-        with self.engine.begin() as conn:
+        with self._worker_engine.begin() as conn:
             result = conn.execute(
                 update(deliveries)
                 .where(self._mine(job))

@@ -80,6 +80,7 @@ class MiniGitHub:
     commits: dict[str, dict[str, str]] = field(default_factory=dict)
     pr_files: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     posted: list[tuple[str, str, Any]] = field(default_factory=list)
     token_calls: int = 0
     next_id: int = 1000
@@ -92,6 +93,7 @@ class MiniGitHub:
         router.get(url__regex=rf"{API}{repo}/git/trees/(?P<sha>\w+)").mock(side_effect=self._tree)
         router.get(url__regex=rf"{API}{repo}/git/blobs/(?P<sha>\w+)").mock(side_effect=self._blob)
         router.get(url__regex=rf"{API}{repo}/pulls/(?P<n>\d+)/files").mock(side_effect=self._files)
+        router.get(url__regex=rf"{API}{repo}/pulls/(?P<n>\d+)$").mock(side_effect=self._pull)
         router.get(url__regex=rf"{API}{repo}/pulls/(?P<n>\d+)/comments").mock(
             side_effect=self._comments
         )
@@ -104,6 +106,10 @@ class MiniGitHub:
         )
         for method in ("POST", "PATCH"):
             router.route(method=method, url__regex=rf"{API}/repos/").mock(side_effect=self._record)
+
+    def _pull(self, request: httpx.Request, owner: str, name: str, n: str) -> httpx.Response:
+        pull = self.pulls.get(int(n))
+        return httpx.Response(200, json=pull) if pull else httpx.Response(404, json={})
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         self.token_calls += 1

@@ -230,6 +230,7 @@ def run_payload(action: str, identifier: str | None = None) -> dict[str, Any]:
 
 
 def test_recheck_button_updates_the_pull_request_check(github: MiniGitHub) -> None:
+    github.pulls[3] = {**PR_REF, "user": {"login": "bob", "type": "User"}}
     process(make_processor(), "check_run", run_payload("requested_action", "recheck"))
     assert github.calls_to("POST", "/check-runs")  # looked up (none found), then created
 

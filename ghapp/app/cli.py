@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ghapp.app.delivery import DeliverySink
+from ghapp.app.memory import Memory
+from ghapp.commands.audit import AuditLog
 from ghapp.app.processor import Processor
 from ghapp.core.errors import GhappError
 from ghapp.settings import Settings, SettingsError
@@ -43,24 +45,46 @@ def load_settings() -> Settings:
         raise GhappError(str(exc)) from None
 
 
-def build_processor(settings: Settings) -> Processor:
+def build_processor(
+    settings: Settings, *, audit: AuditLog | None = None, memory: Memory | None = None
+) -> Processor:
+    """The app's processor with every handler: events, check-run buttons, comment commands.
+    `audit` keeps commands and `/waive` waivers (in memory when not given)."""
+    from ghapp.commands.audit import MemoryAuditLog
+    from ghapp.commands.register import register as register_commands
     from ghapp.github.client import GitHubFactory
     from ghapp.rules import default_catalog
 
-    return Processor(
+    audit = audit or MemoryAuditLog()
+    processor = Processor(
         settings,
         GitHubFactory(settings),
         catalog=default_catalog(),
         clock=lambda: datetime.now(UTC),
+        audit=audit,
+        memory=memory,
     )
+    # After the app's own routes: commands replace the unaudited `recheck` button.
+    register_commands(processor.router, processor.services, audit)
+    return processor
 
 
-def build_sink(settings: Settings, processor: Processor) -> DeliverySink:
+def build_sink(settings: Settings, processor: Processor, store: Any = None) -> DeliverySink:
     """The one place that decides where deliveries go: the durable queue (DATABASE_URL), with
     `settings.workers` in-process workers (ghapp.store.service)."""
     from ghapp.store.service import durable_sink
 
-    return durable_sink(settings, processor)
+    return durable_sink(settings, processor, store=store)
+
+
+def open_store(settings: Settings) -> Any:
+    """The migrated database (DATABASE_URL): queue, audit log, memory of posted comments."""
+    from ghapp.store.service import Store
+
+    try:
+        return Store.open(settings.database_url)
+    except Exception as exc:  # unreachable database, bad URL, failed migration
+        raise GhappError(f"cannot open the database {settings.database_url!r}: {exc}") from None
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -71,8 +95,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    processor = build_processor(settings)
-    app = create_app(settings, build_sink(settings, processor))
+    store = open_store(settings)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    app = create_app(settings, build_sink(settings, processor, store))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=_uvicorn_level(settings))
     return 0
 

@@ -22,7 +22,8 @@ from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
-from ghapp.core.policy import Policy
+from ghapp.commands.audit import AuditLog
+from ghapp.core.policy import Policy, Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
@@ -52,6 +53,7 @@ class Services:
     caches: Caches = field(default_factory=Caches)
     requested_actions: dict[str, Callback] = field(default_factory=dict)
     on_repositories: list[RepositoriesHook] = field(default_factory=list)
+    audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,9 @@ async def check_pull_request(
             GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
             GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
         )
-        report, policy = await _evaluate(services, client, repo, head, base, changed)
+        report, policy = await _evaluate(
+            services, client, repo, head, base, changed, pr_number=pr.number
+        )
         options = PublishOptions.from_policy(policy)
         if force is not None:
             options = replace(
@@ -230,6 +234,8 @@ async def _evaluate(
     head: GitHubSnapshot,
     base: GitHubSnapshot | None,
     changed: ChangedFiles | None,
+    *,
+    pr_number: int | None = None,
 ) -> tuple[Report, Policy]:
     org_text, _, _ = await asyncio.gather(
         services.org_configs.get(client, repo.split("/")[0]),
@@ -240,8 +246,11 @@ async def _evaluate(
     paths = None
     if changed is not None:
         paths = {*changed.paths, *(f.previous_path for f in changed.files if f.previous_path)}
+    waivers: tuple[Waiver, ...] = ()
+    if services.audit is not None and pr_number is not None:
+        waivers = tuple(services.audit.waivers_for(repo, pr_number, today))
     report, policy = await asyncio.to_thread(
-        run_core, services.evaluator, services.catalog, head, base, paths, org_text, today
+        run_core, services.evaluator, services.catalog, head, base, paths, org_text, today, waivers
     )
     notes = tuple(n for n in (head.tree.note, base.tree.note if base else None) if n)
     return (replace(report, notes=report.notes + notes) if notes else report), policy
@@ -255,10 +264,12 @@ def run_core(
     changed: set[str] | None,
     org_text: str | None,
     today: date,
+    waivers: tuple[Waiver, ...] = (),
 ) -> tuple[Report, Policy]:
     """The synchronous part (runs in a worker thread): evaluate, and read the publish switches."""
+    extra = {"extra_waivers": waivers} if waivers else {}
     report = evaluator(
-        head, catalog=catalog, today=today, base=base, changed=changed, org_config=org_text
+        head, catalog=catalog, today=today, base=base, changed=changed, org_config=org_text, **extra
     )
     return report, load_policy(base if base is not None else head, org_text, today)
 

@@ -19,6 +19,7 @@ from ghapp.app.handlers import Evaluator, Services, register
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import InMemoryMemory, Memory
 from ghapp.app.router import Event, Router
+from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.github.client import GitHubFactory
 from ghapp.github.config import OrgConfigs
@@ -50,6 +51,7 @@ class Processor:
         memory: Memory | None = None,
         caches: Caches | None = None,
         evaluator: Evaluator | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.settings = settings
         self.github = github
@@ -63,6 +65,7 @@ class Processor:
             evaluator=evaluator or _default_evaluator(),
             org_configs=OrgConfigs(clock),
             caches=caches or Caches(),
+            audit=audit,
         )
         register(self.router, self.services)
 

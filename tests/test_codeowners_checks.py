@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from ghapp.core.codeowners import MAX_CODEOWNERS_BYTES, CodeOwners, find_codeowners
-from ghapp.core.codeowners_checks import AGGREGATE_ABOVE, check_codeowners
+from ghapp.core.codeowners_checks import AGGREGATE_ABOVE, DETAILED_RULES, check_codeowners
 from ghapp.core.context import Context
 from ghapp.core.directory import OwnerDirectory, StaticDirectory
 from ghapp.core.model import Finding
@@ -68,7 +68,7 @@ def test_invalid_pattern_points_at_line_and_column() -> None:
         run({"CODEOWNERS": "* @a\ndocs/[ab]/ @b\n", "x": ""}), "codeowners/invalid-pattern"
     )
     assert (finding.path, finding.line, finding.column) == ("CODEOWNERS", 2, 6)
-    assert finding.subject == "docs/[ab]/ @b"
+    assert finding.subject == "docs/[ab]/ @b (column 6)"
 
 
 def test_invalid_owner_carries_github_style_suggestion_and_replacement() -> None:
@@ -113,7 +113,7 @@ def test_pattern_matches_nothing() -> None:
 def test_pattern_matches_nothing_hints_at_case() -> None:
     findings = run({"CODEOWNERS": "/Src/ @b\n", "src/a.py": ""})
     [finding] = of(findings, "codeowners/pattern-matches-nothing")
-    assert "case-sensitive" in finding.message
+    assert "it would match `src/a.py` if case were ignored" in finding.message
 
 
 def test_shadowed_rule_names_the_later_rule_that_wins() -> None:
@@ -121,6 +121,16 @@ def test_shadowed_rule_names_the_later_rule_that_wins() -> None:
     [finding] = of(findings, "codeowners/shadowed-rule")
     assert (finding.line, finding.subject) == (1, "*.py")
     assert "1 by line 2, `*`" in finding.message
+
+
+def test_only_the_first_dead_rules_are_explained_with_examples() -> None:
+    text = "".join(f"/d{i}.py @a\n" for i in range(DETAILED_RULES + 2)) + "* @b\n"
+    files: dict[str, str | bytes] = {"CODEOWNERS": text}
+    files |= {f"d{i}.py": "" for i in range(DETAILED_RULES + 2)}
+    findings = of(run(files), "codeowners/shadowed-rule")
+    assert len(findings) == DETAILED_RULES + 2
+    assert "by line" in findings[0].message
+    assert "by line" not in findings[-1].message
 
 
 def test_rule_deciding_some_files_is_not_shadowed() -> None:
@@ -142,8 +152,8 @@ def test_unowned_file_in_a_pull_request_only_reports_changed_files() -> None:
         files, policy=UNOWNED, changed=frozenset({"src/vendor/lib.c", "src/ok.py", "gone.txt"})
     )
     [finding] = of(findings, "codeowners/unowned-file")
-    assert (finding.subject, finding.line, finding.path) == ("src/vendor/lib.c", 2, "CODEOWNERS")
-    assert "lists no owners" in finding.message
+    assert (finding.subject, finding.path) == ("src/vendor/lib.c", "src/vendor/lib.c")
+    assert "line 2 (`/src/vendor/`) lists no owners" in finding.message
 
 
 def test_unowned_files_of_a_whole_repo_are_listed_when_few() -> None:
@@ -157,7 +167,11 @@ def test_unowned_files_of_a_whole_repo_are_grouped_per_top_directory_when_many()
     files |= {f"lib/m{i}.py": "" for i in range(AGGREGATE_ABOVE)}
     files |= {f"docs/d{i}.md": "" for i in range(3)}
     findings = of(run(files, policy=UNOWNED), "codeowners/unowned-file")
-    assert [f.subject for f in findings] == ["/", "docs/", "lib/"]
+    assert [(f.subject, f.path) for f in findings] == [
+        ("/", "CODEOWNERS"),
+        ("docs/", "CODEOWNERS"),
+        ("lib/", "CODEOWNERS"),
+    ]
     assert findings[2].message.startswith(f"{AGGREGATE_ABOVE} files under `lib/` without")
 
 

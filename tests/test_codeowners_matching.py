@@ -11,7 +11,9 @@ Decisions where GitHub documents nothing, written down as tests:
 
 from __future__ import annotations
 
+import fnmatch
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,25 @@ def test_fast_engine_agrees_with_reference_regex_on_random_rules() -> None:
         expected = [next((r.line for r in reversed(co.rules) if r.matches(p)), None) for p in paths]
         got = [m.line if m else None for m in co.resolve_all(paths)]
         assert got == expected, text
+
+
+def test_segment_globs_agree_with_fnmatch() -> None:
+    # Within one segment (no `/`), CODEOWNERS `*` and `?` mean what fnmatch's do.
+    rng = random.Random(99)
+    for _ in range(300):
+        glob = "".join(rng.choice("ab*?") for _ in range(rng.randint(1, 7)))
+        co = CodeOwners.from_text(f"/{glob} @o")
+        if glob == "**" or co.errors:  # `**` is not a segment glob; `***` is invalid
+            continue
+        for _ in range(20):
+            name = "".join(rng.choice("ab") for _ in range(rng.randint(1, 8)))
+            expected = fnmatch.fnmatchcase(name, glob)
+            assert (co.owners_of(name) is not None) is expected, (glob, name)
+
+
+def test_hostile_glob_does_not_backtrack_exponentially() -> None:
+    co = CodeOwners.from_text("*a" * 30 + "*b @o\n")
+    started = time.perf_counter()
+    assert co.owners_of("d/" + "a" * 500) is None
+    assert not co.rules[0].matches("d/" + "a" * 500)
+    assert time.perf_counter() - started < 1.0

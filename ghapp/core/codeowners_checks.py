@@ -1,25 +1,33 @@
 """Lint of the CODEOWNERS file: GitHub's syntax errors, owners that cannot review, dead rules
 (duplicated, matching nothing, always overridden) and files the policy wants owned but are not.
 
-Every finding points at the CODEOWNERS file and, where there is one, the line of the rule; its
-`subject` (the pattern, the owner or the unowned path) survives lines moving between commits.
+Findings point at the CODEOWNERS file and, where there is one, the line of the rule, except an
+unowned file, which is reported on the file itself (grouped per top-level directory on
+CODEOWNERS when a whole-repository run finds many). The `subject` (the pattern, the owner or
+the unowned path) survives lines moving between commits.
 Rule usage (which rules match a file, which decide one) comes from one `rule_usage` pass over
 the snapshot's files, so the dead-rule analysis costs about one whole-tree resolution.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from ghapp.core.codeowners import CodeOwners, OwnerRule, find_codeowners
+from ghapp.core.codeowners import (
+    CodeOwners,
+    OwnerRule,
+    find_codeowners,
+    parse_lines,
+    rule_matches,
+)
 from ghapp.core.context import Context
 from ghapp.core.globs import any_glob
 from ghapp.core.model import Finding
 
 AGGREGATE_ABOVE = 25  # whole-repo runs: more unowned files than this are grouped per top directory
 _EXAMPLES = 3
+DETAILED_RULES = 50  # dead rules explained with examples (each costs a scan of every path)
 
 
 def check_codeowners(ctx: Context) -> Iterable[Finding]:
@@ -65,7 +73,7 @@ def _syntax(ctx: Context, co: CodeOwners, path: str | None) -> Iterator[Finding]
             path=path,
             line=problem.line,
             column=problem.column,
-            subject=problem.source.strip(),
+            subject=f"{problem.source.strip()} (column {problem.column})",
             fix=problem.suggestion,
             suggestion=problem.replacement,
         )
@@ -130,40 +138,51 @@ def _dead_rules(
     already: set[int],
 ) -> Iterator[Finding]:
     usage = co.rule_usage(paths)
+    detailed = 0  # explanations scan every path once per rule: only for the first few
     for index, rule in enumerate(co.rules):
-        if rule.line in already:
+        if rule.line in already or index in usage.decided:
             continue
+        detailed += 1
+        explain = detailed <= DETAILED_RULES
         if index not in usage.matched:
+            hint = _case_hint(rule, paths) if explain else ""
             yield ctx.finding(
                 "codeowners/pattern-matches-nothing",
-                f"`{rule.pattern}` matches no file in the repository{_case_hint(rule, paths)}",
+                f"`{rule.pattern}` matches no file in the repository{hint}",
                 path=path,
                 line=rule.line,
                 column=rule.column,
                 subject=rule.pattern,
             )
-        elif index not in usage.decided:
+            continue
+        why = "every file it matches is matched by a later line"
+        if explain:
             matched = co.matching_paths(index, paths)
             winners = Counter(m.line for m in co.resolve_all(matched) if m)
             line, count = winners.most_common(1)[0]
             later = next(r for r in co.rules if r.line == line)
-            yield ctx.finding(
-                "codeowners/shadowed-rule",
-                f"`{rule.pattern}` never decides an owner: all {len(matched)} files it matches are"
-                f" matched by later lines ({count} by line {line}, `{later.pattern}`)",
-                path=path,
-                line=rule.line,
-                column=rule.column,
-                subject=rule.pattern,
+            why = (
+                f"all {len(matched)} files it matches are matched by later lines"
+                f" ({count} by line {line}, `{later.pattern}`)"
             )
+        yield ctx.finding(
+            "codeowners/shadowed-rule",
+            f"`{rule.pattern}` never decides an owner: {why}",
+            path=path,
+            line=rule.line,
+            column=rule.column,
+            subject=rule.pattern,
+        )
 
 
 def _case_hint(rule: OwnerRule, paths: Sequence[str]) -> str:
-    folded = re.compile(rule.regex.pattern, re.IGNORECASE)
-    near = next((p for p in paths if folded.match(p)), None)
-    if near is None:
+    folded = parse_lines(f"{rule.pattern.lower()} @case")[0]
+    near = rule_matches(folded[0], [p.lower() for p in paths]) if folded else []
+    if not near:
         return ""
-    return f" (it would match `{near}` if case were ignored: CODEOWNERS paths are case-sensitive)"
+    return (
+        f" (it would match `{near[0]}` if case were ignored: CODEOWNERS paths are case-sensitive)"
+    )
 
 
 def _unowned(
@@ -191,11 +210,12 @@ def _unowned(
             if match
             else "no line matches it"
         )
+        # On the file itself (not CODEOWNERS): waivers and `ignore` globs name such paths, and
+        # in a pull request the file is what changed.
         yield ctx.finding(
             "codeowners/unowned-file",
             f"`{file}` has no code owner: {why}",
-            path=path,
-            line=match.line if match else None,
+            path=file,
             subject=file,
             fix=f"Add a CODEOWNERS line covering it, e.g. `/{file} @org/team`.",
         )

@@ -130,14 +130,17 @@ _EMPTY: Final = _Tables((), ())
 
 
 class _FinalSet:
-    """The finals a directory's files are checked against, merged from its tables, with a memo
-    from file name to the best rule they give: directories sharing a final set share the memo,
-    so names like `Makefile` or `__init__.py` are decided once."""
+    """The finals a directory's files are checked against: this set's own tables (merged) on
+    top of a `parent` set (the enclosing layers), with a memo from file name to the best rule.
+    Directories sharing a set share its memo, so names like `Makefile` are decided once, and a
+    chain never copies its parent's finals."""
 
-    __slots__ = ("any", "ext", "head", "lit", "memo", "tables")
+    __slots__ = ("any", "ext", "head", "lit", "memo", "parent", "tables")
 
-    def __init__(self, tables: tuple[_Tables, ...], shared: bool) -> None:
-        self.tables = tables
+    def __init__(self, tables: tuple[_Tables, ...], parent: _FinalSet | None, shared: bool):
+        inherited: tuple[_Tables, ...] = () if parent is None else parent.tables
+        self.tables: tuple[_Tables, ...] = (*inherited, *tables)
+        self.parent = parent
         # Only a set shared by many directories gains from a memo.
         self.memo: dict[str, int] | None = {} if shared else None
         self.lit: dict[str, int] = {}
@@ -151,12 +154,22 @@ class _FinalSet:
                 for key, finals in part.items():
                     merged.setdefault(key, []).extend(finals)
             self.any += t.final_any
-        for finals in (*self.ext.values(), *self.head.values(), self.any):
-            finals.sort(key=lambda f: -f[0])
+        if len(tables) > 1:
+            for finals in (*self.ext.values(), *self.head.values(), self.any):
+                finals.sort(key=lambda f: -f[0])
 
     def best(self, base: str) -> int:
         """The highest rule whose last element matches file name `base` (-1: none)."""
-        best = self.lit.get(base, -1)
+        parent = self.parent
+        if parent is None:
+            best = -1
+        else:
+            memo = parent.memo
+            inherited = None if memo is None else memo.get(base)
+            best = parent.best(base) if inherited is None else inherited
+        own = self.lit.get(base, -1)
+        if own > best:
+            best = own
         if self.ext:
             dot = base.rfind(".")
             if dot >= 0 and (finals := self.ext.get(base[dot:])):
@@ -181,15 +194,21 @@ class _Layers:
 
     __slots__ = ("any_glob", "exts", "finals", "heads", "names", "reached", "steppers", "tables")
 
-    def __init__(self, tables: tuple[_Tables, ...]) -> None:
-        self.tables = tables
-        self.steppers = tuple(t for t in tables if t.steps)
-        self.finals = _FinalSet(tuple(t for t in tables if t.has_finals), shared=True)
+    def __init__(self, tables: tuple[_Tables, ...], parent: _Layers | None = None) -> None:
+        inherited: tuple[_Tables, ...] = () if parent is None else parent.tables
+        self.tables: tuple[_Tables, ...] = (*inherited, *tables)
+        self.steppers = tuple(t for t in self.tables if t.steps)
+        own = tuple(t for t in tables if t.has_finals)
+        self.finals: _FinalSet = (
+            parent.finals
+            if parent is not None and not own
+            else _FinalSet(own, parent.finals if parent else None, shared=True)
+        )
         self.reached: dict[str, tuple[State, ...]] = {}
-        self.names = {name for t in tables for name in t.lit_next}
-        self.exts = {ext for t in tables for ext in t.glob_ext}
-        self.heads = {head for t in tables for head in t.glob_head}
-        self.any_glob = any(t.glob_any for t in tables)
+        self.names = {name for t in self.tables for name in t.lit_next}
+        self.exts = {ext for t in self.tables for ext in t.glob_ext}
+        self.heads = {head for t in self.tables for head in t.glob_head}
+        self.any_glob = any(t.glob_any for t in self.tables)
 
     def may_step(self, name: str) -> bool:
         """False when no layer can advance on a directory called `name`."""
@@ -211,7 +230,7 @@ class _Node:
         self.fresh = fresh
         self.hit = max(hit, *fresh.completed) if fresh.completed else hit
         if fresh.has_finals:
-            self.finals = _FinalSet((*layers.finals.tables, fresh), shared=False)
+            self.finals = _FinalSet((fresh,), layers.finals, shared=False)
         else:
             self.finals = layers.finals
         self._plain: _Node | None = None
@@ -333,8 +352,8 @@ class Engine:
             starts += [state for regex, state in candidates if regex.match(name)]
         if not starts:
             return ()
-        states: set[State] = set()
-        for r, pos in starts:
+        states = set(starts)
+        for r, pos in states & self._star_states:
             self._close(r, pos, states)
         return tuple(states)
 
@@ -343,7 +362,7 @@ class Engine:
         star = states & self._star_states
         if star:
             successors = {(r, pos + 1) for r, pos in star}
-            layers = _Layers((*layers.tables, _Tables(successors, self._rules)))
+            layers = _Layers((_Tables(successors, self._rules),), layers)
             states = states - star - successors
         key = frozenset(states)
         fresh = self._tables.get(key)

@@ -85,6 +85,8 @@ def _add_check(sub: Any) -> None:
         help="YAML/JSON file of known users/teams/emails and who may write",
     )
     p.add_argument("--today", type=_date, help="evaluate waivers as of this date (YYYY-MM-DD)")
+    p.add_argument("--workflows", action="store_true",
+                   help="DIR is a folder of workflow files: check them as .github/workflows/")
     p.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
     p.set_defaults(run=run_check)
 
@@ -113,12 +115,16 @@ def run_check(args: argparse.Namespace) -> int:
     from ghapp.core.evaluate import evaluate
     from ghapp.render import render_json, render_markdown, render_sarif, render_text
     from ghapp.rules import default_catalog
-    from ghapp.sources import DirectorySnapshot, GitSnapshot
+    from ghapp.sources import DirectorySnapshot, GitSnapshot, MountedSnapshot
 
     root = Path(args.dir)
     if not root.is_dir():
         raise UsageError(f"{args.dir}: no such directory")
-    head = GitSnapshot(root, args.head) if args.head else DirectorySnapshot(root)
+    if args.workflows and (args.base or args.head):
+        raise UsageError("--workflows checks a folder of files; it does not take --base/--head")
+    head: Any = GitSnapshot(root, args.head) if args.head else DirectorySnapshot(root)
+    if args.workflows:
+        head = MountedSnapshot(head, ".github/workflows")
     base = GitSnapshot(root, args.base) if args.base else None
     catalog = default_catalog()
     report = evaluate(

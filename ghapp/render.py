@@ -55,6 +55,10 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
                 f"  {category:<14} {_yes(c.configured):<11} {_yes(c.on_pull_request):<6} "
                 f"{_yes(c.blocking):<9} {', '.join(c.tools) or '-'}"
             )
+            if c.sources:
+                shown = ", ".join(f"{s.path}:{s.line}" for s in c.sources[:3])
+                more = f" (+{len(c.sources) - 3} more)" if len(c.sources) > 3 else ""
+                lines.append(f"      from {shown}{more}")
         signals = [
             f"{category}: {', '.join(sorted({s.path for s in c.signals}))}"
             for category, c in report.coverage.items()

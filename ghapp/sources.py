@@ -145,3 +145,22 @@ def _walk(root: Path) -> list[str]:
             path = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
             out.append(path)
     return out
+
+
+class MountedSnapshot:
+    """Another snapshot seen under a directory prefix, e.g. a folder of workflow files checked as
+    if it were a repository's `.github/workflows/` (`ghapp check --workflows DIR`)."""
+
+    def __init__(self, inner: DirectorySnapshot, prefix: str) -> None:
+        self.inner = inner
+        self.prefix = prefix.rstrip("/") + "/"
+        self._paths = tuple(self.prefix + p for p in inner.paths())
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def read(self, path: str) -> bytes | None:
+        return self.inner.read(path[len(self.prefix):]) if path.startswith(self.prefix) else None
+
+    def size(self, path: str) -> int | None:
+        return self.inner.size(path[len(self.prefix):]) if path.startswith(self.prefix) else None

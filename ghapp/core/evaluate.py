@@ -159,7 +159,11 @@ def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
             if service is not None:
                 finding = finding.with_(service=service.name)
         if not finding.owners:
-            finding = finding.with_(owners=owners_for(ctx, finding.path, finding.service))
+            owners = owners_for(ctx, finding.path, finding.service)
+            if not owners and finding.rule.startswith("codeowners/") and ctx.codeowners_path:
+                # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
+                owners = owners_for(ctx, ctx.codeowners_path)
+            finding = finding.with_(owners=owners)
         waiver = _waiver_for(policy.waivers, finding)
         if waiver is not None:
             until = f" until {waiver.until.isoformat()}" if waiver.until else ""

@@ -67,7 +67,7 @@ def work(url: str, schema: str) -> None:
             return None
 
     engine = make_engine(url, schema=None if schema == "-" else schema)
-    asyncio.run(run_workers(Queue(engine), NoOp(), concurrency=1, poll_interval=0.01))
+    asyncio.run(run_workers(Queue(engine), NoOp(), concurrency=1, poll_interval=0.01, batch=16))
 
 
 # -- client ----------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def drop_schema(schema: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--serve", nargs=3)
     parser.add_argument("--work", nargs=2)
     args = parser.parse_args()

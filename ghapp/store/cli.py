@@ -106,7 +106,7 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_json_logging(settings.log_level if settings.log_level != "trace" else "DEBUG")
     store = _store(args, max_attempts=args.max_attempts, lease_seconds=args.lease_seconds)
-    processor = build_processor(settings)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory)
     concurrency = args.concurrency or settings.workers
 
     async def main() -> None:

@@ -32,21 +32,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 
 from ghapp.app.delivery import Delivery
 from ghapp.store.db import relaxed
 from ghapp.store.schema import (
     DEAD,
-    DONE,
     PENDING,
     RUNNING,
-    SKIPPED,
-    SUPERSEDED,
     deliveries,
     pr_heads,
+)
+from ghapp.store.statements import (
+    _COMPLETE,
+    _DUE,
+    _EVALUATED,
+    _FAIL,
+    _HEARTBEAT,
+    _KEY_LIVE,
+    _LEASE,
+    _NEWEST,
+    _ORPHANED,
+    _POISONED,
+    _RELEASE,
+    _SKIP,
+    _SUPERSEDE,
+    _TRY_KEY_LOCK,
 )
 
 d = deliveries.c
@@ -67,7 +85,7 @@ class RetryPolicy:
     def backoff(self, attempts: int, rng: random.Random) -> float:
         """Delay before attempt `attempts + 1`: half fixed, half random ("equal jitter")."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,22 @@ class Queue:
         self.clock = clock
         self.rng = rng or random.Random()
         self._postgres = engine.dialect.name == "postgresql"
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        self._insert_delivery = (
+            insert(deliveries)
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(d.delivery_id)
+        )
+        head = insert(pr_heads)
+        # Only move forward: an older evaluation never replaces a newer one.
+        self._upsert_head = head.on_conflict_do_update(
+            index_elements=["coalesce_key"],
+            set_={
+                name: head.excluded[name]
+                for name in ("head_sha", "event_at", "evaluated_at", "delivery_id")
+            },
+            where=pr_heads.c.event_at <= head.excluded.event_at,
+        )
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -161,17 +195,11 @@ class Queue:
         """Store and queue deliveries in one commit; per delivery, False for a repeated id."""
         rows = [self._row(delivery) for delivery in batch]
         inserted: set[str] = set()
-        insert = postgresql.insert if self._postgres else sqlite.insert
         with self.engine.begin() as conn:
             for start in range(0, len(rows), _INSERT_CHUNK):
-                chunk = rows[start : start + _INSERT_CHUNK]
-                statement = (
-                    insert(deliveries)
-                    .values(chunk)
-                    .on_conflict_do_nothing(index_elements=["delivery_id"])
-                    .returning(d.delivery_id)
-                )
-                inserted.update(conn.execute(statement).scalars())
+                # executemany: SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues")
+                result = conn.execute(self._insert_delivery, rows[start : start + _INSERT_CHUNK])
+                inserted.update(result.scalars())
         accepted: list[bool] = []
         for delivery in batch:
             accepted.append(delivery.id in inserted)
@@ -205,13 +233,26 @@ class Queue:
 
     def claim(self, worker_id: str) -> Job | None:
         """Lease the next due job to `worker_id` (None when there is nothing to do)."""
+        jobs = self.claim_many(worker_id, 1)
+        return jobs[0] if jobs else None
+
+    def claim_many(self, worker_id: str, limit: int) -> list[Job]:
+        """Lease up to `limit` due jobs to `worker_id` in one transaction (one commit)."""
         now = self.clock()
         busy_keys: list[str] = []
+        jobs: list[Job] = []
         with self._worker_engine.begin() as conn:
-            for _ in range(20):  # bounded: each pass retires a row or a key
-                row = conn.execute(self._candidate(now, busy_keys)).first()
+            orphans = True  # jobs of dead workers first; once none is left, only due ones
+            for _ in range(limit + 20):  # bounded: each pass leases or retires a row or a key
+                if len(jobs) >= limit:
+                    break
+                params = {"p_now": now, "p_busy": busy_keys}
+                row = conn.execute(_ORPHANED, params).first() if orphans else None
                 if row is None:
-                    return None
+                    orphans = False
+                    row = conn.execute(_DUE, params).first()
+                if row is None:
+                    break
                 if row.coalesce_key is None:
                     job = self._lease(conn, row.seq, row.status, worker_id, now)
                 else:
@@ -219,103 +260,48 @@ class Queue:
                     if job is None:
                         busy_keys.append(row.coalesce_key)
                 if job is not None:
-                    return job
-        return None
-
-    def _eligible(self, table: Any, now: float) -> Any:
-        due = and_(table.c.status == PENDING, table.c.available_at <= now)
-        orphaned = and_(table.c.status == RUNNING, table.c.lease_expires_at < now)
-        return or_(due, orphaned)
-
-    def _live(self, key: Any, now: float) -> Any:
-        other = aliased(deliveries)
-        return exists().where(
-            other.c.coalesce_key == key,
-            other.c.status == RUNNING,
-            other.c.lease_expires_at >= now,
-        )
-
-    def _candidate(self, now: float, busy_keys: list[str]) -> Any:
-        free_key = or_(d.coalesce_key.is_(None), ~self._live(d.coalesce_key, now))
-        if busy_keys:
-            not_busy = or_(d.coalesce_key.is_(None), d.coalesce_key.not_in(busy_keys))
-            free_key = and_(free_key, not_busy)
-        return (
-            select(d.seq, d.status, d.coalesce_key)
-            .where(self._eligible(deliveries, now), free_key)
-            .order_by(d.seq)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=deliveries)
-        )
+                    jobs.append(job)
+        return jobs
 
     def _claim_newest(self, conn: Connection, key: str, worker_id: str, now: float) -> Job | None:
         """Lease the newest eligible job of `key`, superseding older ones; None if key is busy."""
+        params = {"p_key": key, "p_now": now}
         if self._postgres:
             # Serialise claimers of one PR; READ COMMITTED then shows us their committed lease.
-            locked = conn.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(key))))
-            if not locked.scalar() or conn.execute(select(self._live(key, now))).scalar():
+            locked = conn.execute(_TRY_KEY_LOCK, params).scalar()
+            if not locked or conn.execute(_KEY_LIVE, params).scalar():
                 return None
-        newest = conn.execute(
-            select(d.seq, d.status, d.event_at)
-            .where(d.coalesce_key == key, self._eligible(deliveries, now))
-            .order_by(d.event_at.desc(), d.seq.desc())
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
+        newest = conn.execute(_NEWEST, params).first()
         if newest is None:
             return None
-        conn.execute(
-            update(deliveries)
-            .where(
-                d.coalesce_key == key,
-                d.seq != newest.seq,
-                d.event_at <= newest.event_at,
-                or_(d.status == PENDING, and_(d.status == RUNNING, d.lease_expires_at < now)),
-            )
-            .values(status=SUPERSEDED, finished_at=now, lease_owner=None, lease_expires_at=None)
-        )
-        evaluated = conn.execute(
-            select(pr_heads.c.event_at).where(pr_heads.c.coalesce_key == key)
-        ).scalar()
+        params.update(p_seq=newest.seq, p_event_at=newest.event_at)
+        conn.execute(_SUPERSEDE, params)
+        evaluated = conn.execute(_EVALUATED, params).scalar()
         if evaluated is not None and newest.event_at < evaluated:
-            conn.execute(
-                update(deliveries)
-                .where(d.seq == newest.seq)
-                .values(status=SKIPPED, finished_at=now, lease_owner=None, lease_expires_at=None)
-            )
+            conn.execute(_SKIP, params)
             return None
         return self._lease(conn, newest.seq, newest.status, worker_id, now)
 
     def _lease(
         self, conn: Connection, seq: int, status: str, worker_id: str, now: float
     ) -> Job | None:
-        row = conn.execute(
-            update(deliveries)
-            .where(d.seq == seq, d.status == status)
-            .values(
-                status=RUNNING,
-                lease_owner=worker_id,
-                lease_expires_at=now + self.lease_seconds,
-                attempts=d.attempts + 1,
-            )
-            .returning(*deliveries.c)
-        ).first()
+        params = {
+            "p_seq": seq,
+            "p_status": status,
+            "p_owner": worker_id,
+            "p_until": now + self.lease_seconds,
+            "p_now": now,
+        }
+        row = conn.execute(_LEASE, params).first()
         if row is None:
             return None
         if row.attempts > self.retry_policy.max_attempts:
             # Its worker died (lease expired) on every attempt: a poison job, stop retrying it.
-            conn.execute(
-                update(deliveries)
-                .where(d.seq == seq)
-                .values(
-                    status=DEAD,
-                    attempts=self.retry_policy.max_attempts,
-                    finished_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=row.last_error or "lease expired on every attempt",
-                )
+            params.update(
+                p_attempts=self.retry_policy.max_attempts,
+                p_error=row.last_error or "lease expired on every attempt",
             )
+            conn.execute(_POISONED, params)
             return None
         return Job(
             seq=row.seq,
@@ -335,91 +321,68 @@ class Queue:
             event_at=row.event_at,
         )
 
-    def _mine(self, job: Job) -> Any:
-        return and_(d.seq == job.seq, d.lease_owner == job.lease_owner, d.status == RUNNING)
+    @staticmethod
+    def _mine(job: Job, **params: Any) -> dict[str, Any]:
+        return {"p_seq": job.seq, "p_owner": job.lease_owner, **params}
 
     def heartbeat(self, job: Job) -> bool:
         """Extend the lease; False when this worker no longer holds it."""
         now = self.clock()
         with self._worker_engine.begin() as conn:
-            result = conn.execute(
-                update(deliveries)
-                .where(self._mine(job))
-                .values(lease_expires_at=now + self.lease_seconds)
-            )
+            result = conn.execute(_HEARTBEAT, self._mine(job, p_until=now + self.lease_seconds))
             return result.rowcount == 1
 
     def complete(self, job: Job) -> bool:
         """Mark the job done and record the PR head it evaluated; False if the lease was lost."""
+        return self.complete_many([job])[0]
+
+    def complete_many(self, jobs: Sequence[Job]) -> list[bool]:
+        """`complete` several jobs in one commit; per job, False if its lease was lost."""
         now = self.clock()
+        done: list[bool] = []
         with self._worker_engine.begin() as conn:
-            result = conn.execute(
-                update(deliveries)
-                .where(self._mine(job))
-                .values(
-                    status=DONE,
-                    finished_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=None,
-                )
-            )
-            if result.rowcount != 1:
-                return False
-            if job.coalesce_key is not None and job.event_at is not None:
-                self._record_head(conn, job, now)
-            return True
+            for job in jobs:
+                result = conn.execute(_COMPLETE, self._mine(job, p_now=now))
+                done.append(result.rowcount == 1)
+                if done[-1] and job.coalesce_key is not None and job.event_at is not None:
+                    self._record_head(conn, job, now)
+        return done
 
     def _record_head(self, conn: Connection, job: Job, now: float) -> None:
-        insert = postgresql.insert if self._postgres else sqlite.insert
-        statement = insert(pr_heads).values(
-            coalesce_key=job.coalesce_key,
-            head_sha=job.head_sha or "",
-            event_at=job.event_at,
-            evaluated_at=now,
-            delivery_id=job.delivery.id,
-        )
-        # Only move forward: an older evaluation never replaces a newer one.
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["coalesce_key"],
-                set_={
-                    "head_sha": statement.excluded.head_sha,
-                    "event_at": statement.excluded.event_at,
-                    "evaluated_at": statement.excluded.evaluated_at,
-                    "delivery_id": statement.excluded.delivery_id,
-                },
-                where=pr_heads.c.event_at <= statement.excluded.event_at,
-            )
+            self._upsert_head,
+            {
+                "coalesce_key": job.coalesce_key,
+                "head_sha": job.head_sha or "",
+                "event_at": job.event_at,
+                "evaluated_at": now,
+                "delivery_id": job.delivery.id,
+            },
         )
 
     def fail(self, job: Job, error: str, delay: float | None = None) -> str | None:
         """Retry later (backoff, or `delay`) or dead-letter; the new status, None if lease lost."""
         now = self.clock()
         if job.attempts >= self.retry_policy.max_attempts:
-            values: dict[str, Any] = {"status": DEAD, "finished_at": now}
+            status, available = DEAD, now
         else:
             wait = delay if delay is not None else self.retry_policy.backoff(job.attempts, self.rng)
-            values = {"status": PENDING, "available_at": now + max(0.0, wait)}
-        values.update(lease_owner=None, lease_expires_at=None, last_error=error[:4000])
+            status, available = PENDING, now + max(0.0, wait)
+        params = self._mine(
+            job,
+            p_new_status=status,
+            p_available=available,
+            p_finished=now if status == DEAD else None,
+            p_error=error[:4000],
+        )
         with self._worker_engine.begin() as conn:
-            result = conn.execute(update(deliveries).where(self._mine(job)).values(values))
-        return str(values["status"]) if result.rowcount == 1 else None
+            result = conn.execute(_FAIL, params)
+        return status if result.rowcount == 1 else None
 
     def release(self, job: Job) -> bool:
         """Give a job back unfinished (shutdown): due now, the attempt not counted."""
         with self._worker_engine.begin() as conn:
-            result = conn.execute(
-                update(deliveries)
-                .where(self._mine(job))
-                .values(
-                    status=PENDING,
-                    attempts=d.attempts - 1,
-                    available_at=self.clock(),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            )
+            result = conn.execute(_RELEASE, self._mine(job, p_now=self.clock()))
             return result.rowcount == 1
 
     # -- operators ----------------------------------------------------------------------------
@@ -472,9 +435,9 @@ class Queue:
     def stats(self) -> QueueStats:
         """Jobs per status and the age of the oldest pending job."""
         with self.engine.connect() as conn:
-            counts = dict(conn.execute(select(d.status, func.count()).group_by(d.status)).all())
+            grouped = conn.execute(select(d.status, func.count()).group_by(d.status)).all()
             oldest = conn.execute(
                 select(func.min(d.received_at)).where(d.status.in_([PENDING, RUNNING]))
             ).scalar()
         age = None if oldest is None else max(0.0, self.clock() - oldest)
-        return QueueStats({str(k): int(v) for k, v in counts.items()}, age)
+        return QueueStats({str(k): int(v) for k, v in grouped}, age)

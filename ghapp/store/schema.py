@@ -57,7 +57,7 @@ deliveries = Table(
     Column("coalesce_key", String(320)),
     Column("head_sha", String(64)),
     Column("event_at", Float(53)),
-    Index("ix_ghapp_deliveries_claim", "status", "available_at"),
+    Index("ix_ghapp_deliveries_claim", "status", "seq"),
     Index("ix_ghapp_deliveries_key", "coalesce_key", "status"),
 )
 

@@ -167,4 +167,6 @@ def durable_sink(
         }
     workers = int(getattr(settings, "workers", 4))
     background = start_workers(store, processor, concurrency=workers, reconcile=reconcile)
-    return DurableSink(store.queue, metrics=store.metrics, on_enqueued=background.wake)
+    sink = DurableSink(store.queue, metrics=store.metrics, on_enqueued=background.wake)
+    sink.background = background
+    return sink

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ghapp.app.delivery import Delivery
 from ghapp.store.metrics import Metrics
@@ -34,8 +35,14 @@ class DurableSink:
         self.queue = queue
         self.metrics = metrics
         self._on_enqueued = on_enqueued  # wakes in-process workers without waiting for a poll
+        self.background: Any = None  # in-process workers (ghapp.store.service.BackgroundLoop)
         self._waiting: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    def stop_workers(self, timeout: float = 30.0) -> None:
+        """Stop the in-process workers, letting running jobs finish (no-op without workers)."""
+        if self.background is not None:
+            self.background.stop(timeout)
 
     async def accept(self, delivery: Delivery) -> bool:
         """Commit the delivery; False when its id was stored before. Raises when not stored."""

@@ -50,8 +50,10 @@ class Worker:
         metrics: Metrics | None = None,
         poll_interval: float = 0.5,
         wake: asyncio.Event | None = None,
+        batch: int = 1,
     ) -> None:
         self.queue = queue
+        self.batch = batch  # jobs claimed (and run concurrently) per transaction
         self.processor = processor
         self.worker_id = worker_id or new_worker_id()
         self.metrics = metrics
@@ -82,37 +84,50 @@ class Worker:
             self.wake.clear()
 
     async def run_once(self) -> bool:
-        """Claim and run one job; False when there was none."""
-        job = await asyncio.to_thread(self.queue.claim, self.worker_id)
-        if job is None:
+        """Claim up to `batch` jobs, run them concurrently; False when there was none."""
+        jobs = await asyncio.to_thread(self.queue.claim_many, self.worker_id, self.batch)
+        if not jobs:
             return False
-        pr = job.coalesce_key.rpartition("#")[2] if job.coalesce_key else None
-        with bind_delivery(job.delivery, pull_request=pr):
-            await self._run(job)
+        heartbeat = asyncio.create_task(self._heartbeat(jobs))
+        try:
+            results = await asyncio.gather(*(self._run(job) for job in jobs))
+        finally:
+            heartbeat.cancel()
+        succeeded = [(job, started) for job, (ok, started) in zip(jobs, results, strict=True) if ok]
+        if succeeded:
+            done = await asyncio.to_thread(self.queue.complete_many, [j for j, _ in succeeded])
+            for (job, started), completed in zip(succeeded, done, strict=True):
+                outcome = "done" if completed else "lost_lease"
+                self._count(job, outcome, started)
+                if not completed:
+                    logger.warning("job %s finished after its lease was lost", job.delivery.id)
         return True
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job) -> tuple[bool, float]:
+        """Run the processor on one job: (succeeded, start time); failures are recorded here."""
         started = time.perf_counter()
-        heartbeat = asyncio.create_task(self._heartbeat(job))
-        try:
-            await self._call_processor(job.delivery)
-        except asyncio.CancelledError:
-            heartbeat.cancel()
-            await asyncio.shield(asyncio.to_thread(self.queue.release, job))
-            raise
-        except Exception as exc:
-            heartbeat.cancel()
-            delay = getattr(exc, "delay", None)
-            delay = float(delay) if isinstance(delay, int | float) else None
-            status = await asyncio.to_thread(self.queue.fail, job, _describe(exc), delay)
-            outcome = "lost_lease" if status is None else ("dead" if status == DEAD else "retry")
-            level = logging.ERROR if outcome == "dead" else logging.WARNING
-            logger.log(level, "job failed (attempt %d): %s -> %s", job.attempts, exc, outcome)
-        else:
-            heartbeat.cancel()
-            done = await asyncio.to_thread(self.queue.complete, job)
-            outcome = "done" if done else "lost_lease"
-            logger.info("job %s in %.3fs", outcome, time.perf_counter() - started)
+        pr = job.coalesce_key.rpartition("#")[2] if job.coalesce_key else None
+        with bind_delivery(job.delivery, pull_request=pr):
+            try:
+                await self._call_processor(job.delivery)
+            except asyncio.CancelledError:
+                await asyncio.shield(asyncio.to_thread(self.queue.release, job))
+                raise
+            except Exception as exc:
+                delay = getattr(exc, "delay", None)
+                delay = float(delay) if isinstance(delay, int | float) else None
+                status = await asyncio.to_thread(self.queue.fail, job, _describe(exc), delay)
+                outcome = (
+                    "lost_lease" if status is None else ("dead" if status == DEAD else "retry")
+                )
+                level = logging.ERROR if outcome == "dead" else logging.WARNING
+                logger.log(level, "job failed (attempt %d): %s -> %s", job.attempts, exc, outcome)
+                self._count(job, outcome, started)
+                return False, started
+            logger.info("job processed in %.3fs", time.perf_counter() - started)
+            return True, started
+
+    def _count(self, job: Job, outcome: str, started: float) -> None:
         if self.metrics is not None:
             self.metrics.count_job(outcome, job.delivery.event, time.perf_counter() - started)
 
@@ -124,14 +139,16 @@ class Worker:
             if inspect.isawaitable(result):
                 await result
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, jobs: list[Job]) -> None:
         interval = max(0.05, self.queue.lease_seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):  # a missed beat is retried at the next one
-                if not await asyncio.to_thread(self.queue.heartbeat, job):
-                    logger.warning("lease lost; another worker may take this job over")
-                    return
+            for job in jobs:
+                with contextlib.suppress(Exception):  # a missed beat is retried at the next one
+                    if not await asyncio.to_thread(self.queue.heartbeat, job):
+                        logger.warning(
+                            "lease of %s lost; another worker may take it over", job.delivery.id
+                        )
 
 
 def _describe(exc: BaseException) -> str:
@@ -147,8 +164,9 @@ async def run_workers(
     metrics: Metrics | None = None,
     poll_interval: float = 0.5,
     wake: asyncio.Event | None = None,
+    batch: int = 1,
 ) -> None:
-    """Run `concurrency` workers until `stop` is set (forever when None)."""
+    """Run `concurrency` workers, each claiming up to `batch` jobs at a time, until `stop`."""
     stop = stop or asyncio.Event()
     workers = [
         Worker(
@@ -158,6 +176,7 @@ async def run_workers(
             metrics=metrics,
             poll_interval=poll_interval,
             wake=wake,
+            batch=batch,
         )
         for index in range(concurrency)
     ]

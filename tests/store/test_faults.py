@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
-import httpx
 
 from ghapp.app.delivery import Delivery
 from ghapp.app.server import create_app
@@ -184,24 +185,19 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self) -> None:
         if self.listener is not None:
-            try:  # wakes the thread blocked in accept(); close alone would not stop listening
+            # shutdown wakes the thread blocked in accept(); close alone would not stop listening
+            with contextlib.suppress(OSError):
                 self.listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.listener.close()
             self.listener = None
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         self.conns = []
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import Engine, inspect
 
 from ghapp.store.db import make_engine, normalize_url
 from ghapp.store.migrations import current_revision, downgrade, head_revision, migrate
 from ghapp.store.schema import metadata
-
-import pytest
 
 
 def test_migrate_brings_the_database_to_the_head_revision(engine: Engine) -> None:

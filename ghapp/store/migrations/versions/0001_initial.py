@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("head_sha", sa.String(64)),
         sa.Column("event_at", sa.Float(53)),
     )
-    op.create_index("ix_ghapp_deliveries_claim", "ghapp_deliveries", ["status", "available_at"])
+    op.create_index("ix_ghapp_deliveries_claim", "ghapp_deliveries", ["status", "seq"])
     op.create_index("ix_ghapp_deliveries_key", "ghapp_deliveries", ["coalesce_key", "status"])
     op.create_table(
         "ghapp_pr_heads",

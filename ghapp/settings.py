@@ -45,6 +45,7 @@ class Settings:
     database_url: str = "sqlite:///ghapp.db"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 4
+    reconcile_interval: float = 900.0  # RECONCILE_INTERVAL seconds; 0 turns the pass off
     app_slug: str | None = None  # APP_SLUG: "<slug>[bot]" is the app's own login
 
     def __repr__(self) -> str:
@@ -78,6 +79,9 @@ class Settings:
             "MAX_BODY_BYTES", _positive_int, "a positive integer", DEFAULT_MAX_BODY_BYTES
         )
         workers = reader.optional("WORKERS", _positive_int, "a positive integer", 4)
+        reconcile = reader.optional(
+            "RECONCILE_INTERVAL", _seconds, "a number of seconds (0 turns it off)", 900.0
+        )
         slug = reader.optional("APP_SLUG", _non_empty, "the App's slug", None)
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -93,8 +97,16 @@ class Settings:
             database_url=db,
             max_body_bytes=max_body,
             workers=workers,
+            reconcile_interval=reconcile,
             app_slug=slug,
         )
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if value < 0 or value != value:
+        raise ValueError("must be 0 or more")
+    return value
 
 
 class _Reader:

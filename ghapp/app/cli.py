@@ -12,8 +12,8 @@ from typing import Any
 
 from ghapp.app.delivery import DeliverySink
 from ghapp.app.memory import Memory
-from ghapp.commands.audit import AuditLog
 from ghapp.app.processor import Processor
+from ghapp.commands.audit import AuditLog
 from ghapp.core.errors import GhappError
 from ghapp.settings import Settings, SettingsError
 
@@ -74,7 +74,9 @@ def build_sink(settings: Settings, processor: Processor, store: Any = None) -> D
     `settings.workers` in-process workers (ghapp.store.service)."""
     from ghapp.store.service import durable_sink
 
-    return durable_sink(settings, processor, store=store)
+    return durable_sink(
+        settings, processor, store=store, reconcile_interval=settings.reconcile_interval or None
+    )
 
 
 def open_store(settings: Settings) -> Any:
@@ -92,12 +94,18 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from ghapp.app.logs import configure_logging
     from ghapp.app.server import create_app
+    from ghapp.store.metrics import metrics_route
 
     settings = load_settings()
     configure_logging(settings.log_level)
     store = open_store(settings)
     processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    processor.github.counter.observers.append(store.metrics.count_github_call)
+    processor.services.report_hooks.append(
+        lambda report: store.metrics.count_findings([f.rule for f in report.findings])
+    )
     app = create_app(settings, build_sink(settings, processor, store))
+    app.router.routes.append(metrics_route(store.metrics))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=_uvicorn_level(settings))
     return 0
 

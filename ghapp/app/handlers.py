@@ -20,9 +20,9 @@ from typing import Any
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
+from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
-from ghapp.commands.audit import AuditLog
 from ghapp.core.policy import Policy, Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
@@ -54,6 +54,7 @@ class Services:
     requested_actions: dict[str, Callback] = field(default_factory=dict)
     on_repositories: list[RepositoriesHook] = field(default_factory=list)
     audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
+    report_hooks: list[Callable[[Report], None]] = field(default_factory=list)  # e.g. metrics
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,8 @@ async def _evaluate(
     report, policy = await asyncio.to_thread(
         run_core, services.evaluator, services.catalog, head, base, paths, org_text, today, waivers
     )
+    for hook in services.report_hooks:
+        hook(report)
     notes = tuple(n for n in (head.tree.note, base.tree.note if base else None) if n)
     return (replace(report, notes=report.notes + notes) if notes else report), policy
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeVar
 
@@ -28,6 +29,8 @@ EXACT: Final = 0
 PREFIX: Final = 1
 DIR: Final = 2
 _MAX_NODES: Final = 500_000  # memo bound for long-running processes resolving many trees
+_MAX_INDEX: Final = 64  # names, extensions, first characters copied per `_FinalSet.index`
+_EVERY_NAME: Final = r"[^/]*\Z"  # the regex of the glob `*`
 
 
 class _GlobStar:
@@ -56,6 +59,15 @@ Element: TypeAlias = str | Glob | _GlobStar
 State: TypeAlias = tuple[int, int]
 T = TypeVar("T")
 _Finals: TypeAlias = list[tuple[int, re.Pattern[str]]]
+# Highest rule per literal file name, per glob extension, per glob first character.
+# A child directory's name can step only if in the first set, its first character in the
+# second, its extension in the third, or the flag (a glob with neither) is set.
+_Gate: TypeAlias = tuple[AbstractSet[str], AbstractSet[str], AbstractSet[str], bool]
+_Index: TypeAlias = tuple[dict[str, int], dict[str, int], dict[str, int]]
+# Per directory kind in one `resolve` call: literal names deciding above the floor (and their
+# answers), the answer of every other name, and the extensions and first characters of the
+# globs above the floor (None: there are none).
+_Answers: TypeAlias = tuple[dict[str, T], T, frozenset[str] | None, frozenset[str]]
 
 
 class _Tables:
@@ -125,6 +137,13 @@ class _Tables:
         self.steps = bool(self.lit_next or self.glob_ext or self.glob_head or self.glob_any)
         self.states = bool(self.completed or self.steps or self.has_finals)
 
+    def may_step(self, name: str) -> bool:
+        """False when no state here can advance on a directory called `name`."""
+        if self.glob_any or name in self.lit_next or name[:1] in self.glob_head:
+            return True
+        dot = name.rfind(".")
+        return dot >= 0 and name[dot:] in self.glob_ext
+
 
 _EMPTY: Final = _Tables((), ())
 
@@ -135,7 +154,18 @@ class _FinalSet:
     Directories sharing a set share its memo, so names like `Makefile` are decided once, and a
     chain never copies its parent's finals."""
 
-    __slots__ = ("any", "ext", "head", "lit", "memo", "parent", "tables")
+    __slots__ = (
+        "any",
+        "any_top",
+        "ext",
+        "head",
+        "index",
+        "lit",
+        "memo",
+        "parent",
+        "tables",
+        "whole",
+    )
 
     def __init__(self, tables: tuple[_Tables, ...], parent: _FinalSet | None, shared: bool):
         inherited: tuple[_Tables, ...] = () if parent is None else parent.tables
@@ -157,6 +187,17 @@ class _FinalSet:
         if len(tables) > 1:
             for finals in (*self.ext.values(), *self.head.values(), self.any):
                 finals.sort(key=lambda f: -f[0])
+        # A summary of the whole chain, so most files are decided without calling `best`:
+        # `whole`, the highest rule whose last element is a bare `*` (matches every name);
+        # `any_top`, the highest other unindexed glob; `index`, the highest rule per literal
+        # name, per glob extension and per glob first character (None when too big to copy).
+        wholes = [r for r, regex in self.any if regex.pattern == _EVERY_NAME]
+        others = [r for r, regex in self.any if regex.pattern != _EVERY_NAME]
+        self.whole: int = max((-1 if parent is None else parent.whole, *wholes))
+        self.any_top: int = max((-1 if parent is None else parent.any_top, *others))
+        self.index: _Index | None = ({}, {}, {}) if parent is None else parent.index
+        if self.index is not None and (self.lit or self.ext or self.head):
+            self.index = _merge_index(self.index, self.lit, self.ext, self.head)
 
     def best(self, base: str) -> int:
         """The highest rule whose last element matches file name `base` (-1: none)."""
@@ -192,7 +233,17 @@ class _Layers:
     add no new `**` state), with a memo of which states entering a child name reaches and a
     quick test for names that cannot step at all (most of them)."""
 
-    __slots__ = ("any_glob", "exts", "finals", "heads", "names", "reached", "steppers", "tables")
+    __slots__ = (
+        "any_glob",
+        "exts",
+        "finals",
+        "gate",
+        "heads",
+        "names",
+        "reached",
+        "steppers",
+        "tables",
+    )
 
     def __init__(self, tables: tuple[_Tables, ...], parent: _Layers | None = None) -> None:
         inherited: tuple[_Tables, ...] = () if parent is None else parent.tables
@@ -209,6 +260,7 @@ class _Layers:
         self.exts = {ext for t in self.tables for ext in t.glob_ext}
         self.heads = {head for t in self.tables for head in t.glob_head}
         self.any_glob = any(t.glob_any for t in self.tables)
+        self.gate: _Gate = (self.names, self.heads, self.exts, self.any_glob)
 
     def may_step(self, name: str) -> bool:
         """False when no layer can advance on a directory called `name`."""
@@ -223,7 +275,7 @@ class _Node:
     everything below it) and the final set its files are checked against. Directories where
     nothing new happens share their parent's `plain` node."""
 
-    __slots__ = ("_plain", "finals", "fresh", "hit", "layers")
+    __slots__ = ("_gate", "_plain", "finals", "fresh", "hit", "key", "layers")
 
     def __init__(self, layers: _Layers, fresh: _Tables, hit: int) -> None:
         self.layers = layers
@@ -233,7 +285,28 @@ class _Node:
             self.finals = _FinalSet((fresh,), layers.finals, shared=False)
         else:
             self.finals = layers.finals
+        # Files here get rule `floor` or better. With an index and no unindexed glob above
+        # the floor, `Engine.resolve` decides most of them with one dict lookup, sharing the
+        # work among the directories with the same key.
+        floor = max(self.hit, self.finals.whole)
+        plain = self.finals.any_top <= floor and self.finals.index is not None
+        self.key: tuple[_FinalSet, int] | None = (self.finals, floor) if plain else None
         self._plain: _Node | None = None
+        self._gate: _Gate | None = None if fresh.steps else layers.gate
+
+    def gate(self) -> _Gate:
+        """What a child directory's name must have for any state to step into it: one of the
+        literal `names`, a glob's first character or extension, or any name (`any_glob`)."""
+        if self._gate is None:
+            names, heads, exts, any_glob = self.layers.gate
+            fresh = self.fresh
+            self._gate = (
+                names | fresh.lit_next.keys(),
+                heads | fresh.glob_head.keys(),
+                exts | fresh.glob_ext.keys(),
+                any_glob or bool(fresh.glob_any),
+            )
+        return self._gate
 
     def plain(self) -> _Node:
         """The node of a child directory where no new state starts (shared by all of them)."""
@@ -266,13 +339,38 @@ class Engine:
         out: list[T] = []
         append = out.append
         nodes = self._nodes
+        answers: dict[tuple[_FinalSet, int], _Answers[T]] = {}
+        named: dict[str, T] | None = None  # None: every file goes through `finals.best`
+        same: T = values[-1]
+        exts: frozenset[str] | None = None
+        heads: frozenset[str] = frozenset()
         last_dir: str | None = None
+        last_node: _Node | None = None
         hit, finals, memo = -1, self._root.finals, self._root.finals.memo
         for path in paths:
             d, _, base = path.rpartition("/")
             if d != last_dir:
+                last_dir = d
                 node = nodes.get(d) or self._node(d)
-                last_dir, hit, finals, memo = d, node.hit, node.finals, node.finals.memo
+                if node is not last_node:  # a plain subtree shares one node
+                    last_node = node
+                    hit, finals, memo = node.hit, node.finals, node.finals.memo
+                    key = node.key
+                    if key is None:
+                        named = None
+                    else:
+                        known = answers.get(key)
+                        if known is None:
+                            known = answers[key] = _answers(key[0], key[1], values)
+                        named, same, exts, heads = known
+            if named is not None:
+                if exts is None:
+                    append(named.get(base, same))
+                    continue
+                dot = base.rfind(".")
+                if base[:1] not in heads and (dot < 0 or base[dot:] not in exts):
+                    append(named.get(base, same))
+                    continue
             best = None if memo is None else memo.get(base)
             if best is None:
                 best = finals.best(base)
@@ -310,7 +408,17 @@ class Engine:
             return node
         head, _, name = d.rpartition("/")
         parent = nodes.get(head)
-        if parent is None:
+        if parent is not None:  # usually (sorted paths): the quick test first
+            names, heads, exts, any_glob = parent._gate or parent.gate()
+            if not (
+                any_glob
+                or name in names
+                or name[:1] in heads
+                or ((dot := name.rfind(".")) >= 0 and name[dot:] in exts)
+            ):
+                node = nodes[d] = parent._plain or parent.plain()
+                return node
+        else:
             missing: list[tuple[str, str]] = []
             while parent is None:  # up to the nearest known ancestor ("" is always known)
                 missing.append((head, head.rpartition("/")[2]))
@@ -330,8 +438,9 @@ class Engine:
                 reached = layers.reached[name] = self._steps(layers.steppers, name) if may else ()
         else:
             reached = ()
-        if parent.fresh.steps:
-            reached += self._steps((parent.fresh,), name)
+        fresh = parent.fresh
+        if fresh.steps and fresh.may_step(name):
+            reached += self._steps((fresh,), name)
         if not reached:
             return parent._plain or parent.plain()
         return self._make(layers, set(reached), parent.hit)
@@ -377,6 +486,30 @@ class Engine:
             into.add((r, pos))
             pos += 1
         into.add((r, pos))
+
+
+def _merge_index(
+    index: _Index, lit: dict[str, int], ext: dict[str, _Finals], head: dict[str, _Finals]
+) -> _Index | None:
+    """`index` (unchanged) plus one final set's own finals; None when it gets too big."""
+    out: _Index = (dict(index[0]), dict(index[1]), dict(index[2]))
+    for into, tops in (
+        (out[0], lit.items()),
+        (out[1], ((k, f[0][0]) for k, f in ext.items())),
+        (out[2], ((k, f[0][0]) for k, f in head.items())),
+    ):
+        for key, rule in tops:
+            into[key] = max(into.get(key, -1), rule)
+    return out if sum(map(len, out)) <= _MAX_INDEX else None
+
+
+def _answers(finals: _FinalSet, floor: int, values: Sequence[T]) -> _Answers[T]:
+    """What `Engine.resolve` needs for the directories of one key (see `_Answers`)."""
+    names, ext_tops, head_tops = finals.index or ({}, {}, {})
+    named = {name: values[r] for name, r in names.items() if r > floor}
+    exts = frozenset(e for e, r in ext_tops.items() if r > floor)
+    heads = frozenset(h for h, r in head_tops.items() if r > floor)
+    return named, values[floor], exts if exts or heads else None, heads
 
 
 def _first(finals: _Finals, base: str, best: int) -> int:

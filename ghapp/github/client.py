@@ -51,6 +51,9 @@ class CallCounter:
     def __init__(self) -> None:
         self.by_installation: Counter[int | None] = Counter()
         self.calls: list[tuple[int | None, str, str]] = []
+        # Called with (method, status, x-ratelimit-remaining, installation) per response,
+        # e.g. the Prometheus metrics of `ghapp serve`.
+        self.observers: list[Callable[[str, int, str | None, str], None]] = []
 
     @property
     def total(self) -> int:
@@ -105,6 +108,15 @@ class GitHubFactory:
         async def count(request: httpx.Request) -> None:
             self.counter.record(installation_id, request)
 
+        async def observe(response: httpx.Response) -> None:
+            for observer in self.counter.observers:
+                observer(
+                    response.request.method,
+                    response.status_code,
+                    response.headers.get("x-ratelimit-remaining"),
+                    str(installation_id or ""),
+                )
+
         return GitHub(
             auth,
             base_url=self.settings.github_api_url + "/",
@@ -114,7 +126,7 @@ class GitHubFactory:
             cache_strategy=self._cache,
             http_cache=False,
             auto_retry=False,
-            async_event_hooks={"request": [count]},
+            async_event_hooks={"request": [count], "response": [observe]},
         )
 
 

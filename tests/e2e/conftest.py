@@ -125,6 +125,7 @@ def ghapp(
         "HOST": "127.0.0.1",
         "PORT": str(free_port()),
         "APP_SLUG": "ghapp",
+        "RECONCILE_INTERVAL": "0",  # no background reconciliation calls in call-count tests
         "DATABASE_URL": f"sqlite:///{tmp_path}/ghapp.db",
         "LOG_LEVEL": "INFO",
     }

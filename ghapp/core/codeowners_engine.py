@@ -70,6 +70,10 @@ _Index: TypeAlias = tuple[dict[str, int], dict[str, int], dict[str, int]]
 _Answers: TypeAlias = tuple[dict[str, T], T, frozenset[str] | None, frozenset[str]]
 
 
+def _rule_of(final: tuple[int, re.Pattern[str]]) -> int:
+    return final[0]
+
+
 class _Tables:
     """What a set of states does next: step into a child directory, or match a file name.
     Globs are indexed by extension, else by first character, else tried always (`*_any`).
@@ -84,8 +88,10 @@ class _Tables:
         "glob_any",
         "glob_ext",
         "glob_head",
+        "final_whole",
         "has_finals",
         "lit_next",
+        "only_whole",
         "states",
         "steps",
     )
@@ -100,37 +106,52 @@ class _Tables:
         self.final_ext: dict[str, _Finals] = {}
         self.final_head: dict[str, _Finals] = {}
         self.final_any: _Finals = []
+        self.final_whole: list[int] = []  # rules whose last element, a bare `*`, is final here
         for r, pos in states:
             elements, mode = rules[r]
-            if pos == len(elements):
+            last = len(elements) - 1
+            if pos > last:
                 if mode != EXACT:
                     self.completed.append(r)
                 continue
             element = elements[pos]
-            final = pos == len(elements) - 1 and mode != DIR
+            final = pos == last and mode != DIR
+            # Stepping past an EXACT rule's last element reaches nothing: no step is kept.
+            step = pos < last or mode != EXACT
             if isinstance(element, str):
-                self.lit_next.setdefault(element, []).append((r, pos + 1))
+                if step:
+                    self.lit_next.setdefault(element, []).append((r, pos + 1))
                 if final:
                     self.final_lit.setdefault(element, []).append(r)
             elif isinstance(element, Glob):
-                step, end = (element.regex, (r, pos + 1)), (r, element.regex)
+                regex = element.regex
                 if element.ext:
-                    self.glob_ext.setdefault(element.ext, []).append(step)
-                    finals = self.final_ext.setdefault(element.ext, [])
+                    if step:
+                        self.glob_ext.setdefault(element.ext, []).append((regex, (r, pos + 1)))
+                    if final:
+                        self.final_ext.setdefault(element.ext, []).append((r, regex))
                 elif element.head:
-                    self.glob_head.setdefault(element.head[0], []).append(step)
-                    finals = self.final_head.setdefault(element.head[0], [])
+                    if step:
+                        self.glob_head.setdefault(element.head[0], []).append((regex, (r, pos + 1)))
+                    if final:
+                        self.final_head.setdefault(element.head[0], []).append((r, regex))
                 else:
-                    self.glob_any.append(step)
-                    finals = self.final_any
-                if final:
-                    finals.append(end)
+                    if step:
+                        self.glob_any.append((regex, (r, pos + 1)))
+                    if final:
+                        self.final_any.append((r, regex))
+                        if regex.pattern == _EVERY_NAME:
+                            self.final_whole.append(r)
         for names in self.final_lit.values():
-            names.sort(reverse=True)
+            if len(names) > 1:
+                names.sort(reverse=True)
         for finals in (*self.final_ext.values(), *self.final_head.values(), self.final_any):
-            finals.sort(key=lambda f: -f[0])
-        self.final_ext = {k: v for k, v in self.final_ext.items() if v}
-        self.final_head = {k: v for k, v in self.final_head.items() if v}
+            if len(finals) > 1:
+                finals.sort(key=_rule_of, reverse=True)
+        # Whether a final set is needed for this table's finals: not when all are bare `*`.
+        self.only_whole = len(self.final_whole) == len(self.final_any) and not (
+            self.final_lit or self.final_ext or self.final_head
+        )
         self.has_finals = bool(
             self.final_lit or self.final_ext or self.final_head or self.final_any
         )
@@ -275,22 +296,25 @@ class _Node:
     everything below it) and the final set its files are checked against. Directories where
     nothing new happens share their parent's `plain` node."""
 
-    __slots__ = ("_gate", "_plain", "finals", "fresh", "hit", "key", "layers")
+    __slots__ = ("_gate", "_plain", "finals", "floor", "fresh", "hit", "key", "layers")
 
     def __init__(self, layers: _Layers, fresh: _Tables, hit: int) -> None:
         self.layers = layers
         self.fresh = fresh
-        self.hit = max(hit, *fresh.completed) if fresh.completed else hit
-        if fresh.has_finals:
-            self.finals = _FinalSet((fresh,), layers.finals, shared=False)
+        self.hit = hit = max(hit, *fresh.completed) if fresh.completed else hit
+        # Files here get rule `floor` or better: `hit`, or a bare `*` rule. A table whose
+        # finals are all bare `*` (`docs/*`) needs no final set of its own, just the floor.
+        if fresh.only_whole:
+            finals = self.finals = layers.finals
+            floor = max(hit, finals.whole, *fresh.final_whole)
         else:
-            self.finals = layers.finals
-        # Files here get rule `floor` or better. With an index and no unindexed glob above
-        # the floor, `Engine.resolve` decides most of them with one dict lookup, sharing the
-        # work among the directories with the same key.
-        floor = max(self.hit, self.finals.whole)
-        plain = self.finals.any_top <= floor and self.finals.index is not None
-        self.key: tuple[_FinalSet, int] | None = (self.finals, floor) if plain else None
+            finals = self.finals = _FinalSet((fresh,), layers.finals, shared=False)
+            floor = max(hit, finals.whole)
+        self.floor = floor
+        # With an index and no unindexed glob above the floor, `Engine.resolve` decides most
+        # files with one dict lookup, sharing the work among directories with the same key.
+        plain = finals.any_top <= floor and finals.index is not None
+        self.key: tuple[_FinalSet, int] | None = (finals, floor) if plain else None
         self._plain: _Node | None = None
         self._gate: _Gate | None = None if fresh.steps else layers.gate
 
@@ -346,7 +370,7 @@ class Engine:
         heads: frozenset[str] = frozenset()
         last_dir: str | None = None
         last_node: _Node | None = None
-        hit, finals, memo = -1, self._root.finals, self._root.finals.memo
+        floor, finals, memo = -1, self._root.finals, self._root.finals.memo
         for path in paths:
             d, _, base = path.rpartition("/")
             if d != last_dir:
@@ -354,7 +378,7 @@ class Engine:
                 node = nodes.get(d) or self._node(d)
                 if node is not last_node:  # a plain subtree shares one node
                     last_node = node
-                    hit, finals, memo = node.hit, node.finals, node.finals.memo
+                    floor, finals, memo = node.floor, node.finals, node.finals.memo
                     key = node.key
                     if key is None:
                         named = None
@@ -374,7 +398,7 @@ class Engine:
             best = None if memo is None else memo.get(base)
             if best is None:
                 best = finals.best(base)
-            append(values[best if best > hit else hit])
+            append(values[best if best > floor else floor])
         return out
 
     def usage(self, paths: Iterable[str]) -> tuple[set[int], set[int]]:
@@ -387,6 +411,8 @@ class Engine:
             node = self._node(d)
             dirs.add(d)
             here = node.finals.all(base)
+            if node.finals is node.layers.finals:  # bare `*` finals of its own (see `_Node`)
+                here += node.fresh.final_whole
             matched.update(here)
             best = max(node.hit, *here, -1)
             if best >= 0:

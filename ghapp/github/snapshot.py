@@ -130,6 +130,9 @@ class Caches:
 
     blobs: BlobCache = field(default_factory=BlobCache)
     trees: TreeCache = field(default_factory=TreeCache)
+    # Downloads under way: the base and head snapshots share most blobs and prefetch at the
+    # same time, so the second asker waits for the first download instead of repeating it.
+    inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
 
 
 async def load_tree(client: InstallationClient, repo: str, sha: str, caches: Caches) -> Tree:
@@ -220,11 +223,27 @@ class GitHubSnapshot:
         cached = self.caches.blobs.get(sha)
         if isinstance(cached, bytes):
             return cached
+        inflight = self.caches.inflight
+        task = inflight.get(sha)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(self._download(sha))
+            inflight[sha] = task
+            task.add_done_callback(lambda done: _forget(inflight, sha, done))
+        return await task
+
+    async def _download(self, sha: str) -> bytes:
         data = await self.client.request("GET", f"/repos/{self.repo}/git/blobs/{sha}")
         content = str(data.get("content", ""))
         raw = base64.b64decode(content) if data.get("encoding") == "base64" else content.encode()
         self.caches.blobs.put(sha, raw)
         return raw
+
+
+def _forget(
+    inflight: dict[str, asyncio.Future[bytes]], sha: str, done: asyncio.Future[bytes]
+) -> None:
+    if inflight.get(sha) is done:
+        del inflight[sha]
 
 
 def wanted_paths(paths: Iterable[str]) -> list[str]:

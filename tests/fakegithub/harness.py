@@ -123,6 +123,11 @@ class AppProcess:
         self._cwd = repo_root
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment `ghapp serve` runs with (so a test can run other commands alike)."""
+        return dict(self._env)
+
     def start(self, timeout: float = 15.0) -> AppProcess:
         """Start and wait for GET /healthz to answer 200; RuntimeError with the log otherwise."""
         log = self.log_path.open("wb")

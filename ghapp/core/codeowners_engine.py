@@ -13,8 +13,16 @@ down with early exit because the last matching line wins.
 A `**` state stays live in every directory below the one where it started; the successors of
 such states form a *layer* (`_Layers`) shared by reference with those directories instead of
 being copied into each (rules starting with `**` make a layer at the root). Directories where
-no new state starts share one node, and file names are memoised per final set, so a typical
-file costs one dict lookup.
+no new state starts share one node (a directory whose states are only completed rules shares
+it too), and a quick test on a child's name (literal names, glob first characters and
+extensions) skips the NFA step for most directories.
+
+Files: each final set keeps an index of the whole chain (highest rule per literal name, per
+glob extension, per glob first character). In a directory with no unindexed glob above its
+floor (`hit`, or a bare `*` final such as `docs/*`), a file is one dict lookup (its literal name
+above the floor, else the floor's answer), unless its name starts or ends like an indexed glob
+above the floor; only those, and directories with other globs, match names against the finals
+(memoised per shared final set).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ PREFIX: Final = 1
 DIR: Final = 2
 _MAX_NODES: Final = 500_000  # memo bound for long-running processes resolving many trees
 _MAX_INDEX: Final = 64  # names, extensions, first characters copied per `_FinalSet.index`
+_MAX_FILTER: Final = 2  # glob first characters + extensions worth testing before matching
 _EVERY_NAME: Final = r"[^/]*\Z"  # the regex of the glob `*`
 
 
@@ -60,14 +69,16 @@ State: TypeAlias = tuple[int, int]
 T = TypeVar("T")
 _Finals: TypeAlias = list[tuple[int, re.Pattern[str]]]
 # Highest rule per literal file name, per glob extension, per glob first character.
-# A child directory's name can step only if in the first set, its first character in the
-# second, its extension in the third, or the flag (a glob with neither) is set.
-_Gate: TypeAlias = tuple[AbstractSet[str], AbstractSet[str], AbstractSet[str], bool]
+# A child directory's name can step only if in the first set, starting with one of the
+# second (globs' first characters), ending with one of the third (globs' extensions), or
+# when the flag (a glob with neither) is set.
+_Gate: TypeAlias = tuple[AbstractSet[str], tuple[str, ...], tuple[str, ...], bool]
 _Index: TypeAlias = tuple[dict[str, int], dict[str, int], dict[str, int]]
 # Per directory kind in one `resolve` call: literal names deciding above the floor (and their
-# answers), the answer of every other name, and the extensions and first characters of the
-# globs above the floor (None: there are none).
-_Answers: TypeAlias = tuple[dict[str, T], T, frozenset[str] | None, frozenset[str]]
+# answers), the answer of every other name, and the first characters and extensions of the
+# globs above the floor (None: there are none); names with neither need no glob matching.
+# (A None dict: every name is matched against the finals.)
+_Answers: TypeAlias = tuple[dict[str, T] | None, T, tuple[str, ...] | None, tuple[str, ...]]
 
 
 def _rule_of(final: tuple[int, re.Pattern[str]]) -> int:
@@ -85,10 +96,10 @@ class _Tables:
         "final_ext",
         "final_head",
         "final_lit",
+        "final_whole",
         "glob_any",
         "glob_ext",
         "glob_head",
-        "final_whole",
         "has_finals",
         "lit_next",
         "only_whole",
@@ -156,7 +167,9 @@ class _Tables:
             self.final_lit or self.final_ext or self.final_head or self.final_any
         )
         self.steps = bool(self.lit_next or self.glob_ext or self.glob_head or self.glob_any)
-        self.states = bool(self.completed or self.steps or self.has_finals)
+        # A directory with only completed rules behaves like its plain children (they inherit
+        # its `hit`), so they can share its node.
+        self.states = self.steps or self.has_finals
 
     def may_step(self, name: str) -> bool:
         """False when no state here can advance on a directory called `name`."""
@@ -281,7 +294,7 @@ class _Layers:
         self.exts = {ext for t in self.tables for ext in t.glob_ext}
         self.heads = {head for t in self.tables for head in t.glob_head}
         self.any_glob = any(t.glob_any for t in self.tables)
-        self.gate: _Gate = (self.names, self.heads, self.exts, self.any_glob)
+        self.gate: _Gate = (self.names, tuple(self.heads), tuple(self.exts), self.any_glob)
 
     def may_step(self, name: str) -> bool:
         """False when no layer can advance on a directory called `name`."""
@@ -326,8 +339,8 @@ class _Node:
             fresh = self.fresh
             self._gate = (
                 names | fresh.lit_next.keys(),
-                heads | fresh.glob_head.keys(),
-                exts | fresh.glob_ext.keys(),
+                (*heads, *fresh.glob_head),
+                (*exts, *fresh.glob_ext),
                 any_glob or bool(fresh.glob_any),
             )
         return self._gate
@@ -366,8 +379,8 @@ class Engine:
         answers: dict[tuple[_FinalSet, int], _Answers[T]] = {}
         named: dict[str, T] | None = None  # None: every file goes through `finals.best`
         same: T = values[-1]
-        exts: frozenset[str] | None = None
-        heads: frozenset[str] = frozenset()
+        heads: tuple[str, ...] | None = None
+        exts: tuple[str, ...] = ()
         last_dir: str | None = None
         last_node: _Node | None = None
         floor, finals, memo = -1, self._root.finals, self._root.finals.memo
@@ -375,7 +388,7 @@ class Engine:
             d, _, base = path.rpartition("/")
             if d != last_dir:
                 last_dir = d
-                node = nodes.get(d) or self._node(d)
+                node = nodes.get(d) or self._new_node(d)
                 if node is not last_node:  # a plain subtree shares one node
                     last_node = node
                     floor, finals, memo = node.floor, node.finals, node.finals.memo
@@ -386,15 +399,12 @@ class Engine:
                         known = answers.get(key)
                         if known is None:
                             known = answers[key] = _answers(key[0], key[1], values)
-                        named, same, exts, heads = known
-            if named is not None:
-                if exts is None:
-                    append(named.get(base, same))
-                    continue
-                dot = base.rfind(".")
-                if base[:1] not in heads and (dot < 0 or base[dot:] not in exts):
-                    append(named.get(base, same))
-                    continue
+                        named, same, heads, exts = known
+            if named is not None and (
+                heads is None or not (base.startswith(heads) or base.endswith(exts))
+            ):
+                append(named.get(base, same))
+                continue
             best = None if memo is None else memo.get(base)
             if best is None:
                 best = finals.best(base)
@@ -426,22 +436,18 @@ class Engine:
         return matched, decided
 
     def _node(self, d: str) -> _Node:
+        return self._nodes.get(d) or self._new_node(d)
+
+    def _new_node(self, d: str) -> _Node:
+        """The node of directory `d`, not yet known (its ancestors are made as needed)."""
         nodes = self._nodes
         if len(nodes) > _MAX_NODES:
             nodes = self._nodes = {"": self._root}
-        node = nodes.get(d)
-        if node is not None:
-            return node
         head, _, name = d.rpartition("/")
         parent = nodes.get(head)
         if parent is not None:  # usually (sorted paths): the quick test first
             names, heads, exts, any_glob = parent._gate or parent.gate()
-            if not (
-                any_glob
-                or name in names
-                or name[:1] in heads
-                or ((dot := name.rfind(".")) >= 0 and name[dot:] in exts)
-            ):
+            if not (any_glob or name in names or name.startswith(heads) or name.endswith(exts)):
                 node = nodes[d] = parent._plain or parent.plain()
                 return node
         else:
@@ -456,6 +462,9 @@ class Engine:
         return node
 
     def _child(self, parent: _Node, name: str) -> _Node:
+        names, heads, exts, any_glob = parent._gate or parent.gate()
+        if not (any_glob or name in names or name.startswith(heads) or name.endswith(exts)):
+            return parent._plain or parent.plain()
         layers = parent.layers
         if layers.steppers:
             reached = layers.reached.get(name)
@@ -533,9 +542,11 @@ def _answers(finals: _FinalSet, floor: int, values: Sequence[T]) -> _Answers[T]:
     """What `Engine.resolve` needs for the directories of one key (see `_Answers`)."""
     names, ext_tops, head_tops = finals.index or ({}, {}, {})
     named = {name: values[r] for name, r in names.items() if r > floor}
-    exts = frozenset(e for e, r in ext_tops.items() if r > floor)
-    heads = frozenset(h for h, r in head_tops.items() if r > floor)
-    return named, values[floor], exts if exts or heads else None, heads
+    heads = tuple(h for h, r in head_tops.items() if r > floor)
+    exts = tuple(e for e, r in ext_tops.items() if r > floor)
+    if len(heads) + len(exts) > _MAX_FILTER:  # most names would pass the test: skip it
+        return None, values[floor], None, ()
+    return named, values[floor], heads if heads or exts else None, exts
 
 
 def _first(finals: _Finals, base: str, best: int) -> int:

@@ -12,6 +12,7 @@ its own, dropped afterwards; skipped when unreachable):
   intake + 1 worker process, intake + 4 worker processes.
 
 Usage: .venv/bin/python benchmarks/bench_intake.py [--requests 5000] [--concurrency 64]
+       [--backend all|sqlite|postgresql] [--intake-only]
 The payload is ../shared/fixtures/webhooks/pull_request/synchronize.payload.json when present
 (28 KB), each copy renumbered so no two coalesce; otherwise a small synthetic one.
 """
@@ -237,6 +238,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--serve", nargs=3)
     parser.add_argument("--work", nargs=2)
+    parser.add_argument(
+        "--backend", choices=["all", "sqlite", "postgresql"], default="all", help="back ends to run"
+    )
+    parser.add_argument(
+        "--intake-only", action="store_true", help="only the rows without worker processes"
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]))
@@ -246,10 +253,14 @@ def main() -> None:
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        backends = [("SQLite", f"sqlite:///{tmp}/bench.db", "-", [(1, 0), (1, 1), (1, 4)])]
-        schema = postgres_schema()
+        backends = []
+        if args.backend in ("all", "sqlite"):
+            plans = [(1, 0)] if args.intake_only else [(1, 0), (1, 1), (1, 4)]
+            backends.append(("SQLite", f"sqlite:///{tmp}/bench.db", "-", plans))
+        schema = postgres_schema() if args.backend in ("all", "postgresql") else None
         if schema:
-            plans = [(1, 0), (2, 0), (1, 1), (1, 4), (2, 4)]
+            plans = [(1, 0), (2, 0)]
+            plans += [] if args.intake_only else [(1, 1), (1, 4), (2, 4)]
             backends.append(("PostgreSQL", POSTGRES, schema, plans))
         try:
             for name, url, schema_arg, plans in backends:

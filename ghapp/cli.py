@@ -85,8 +85,11 @@ def _add_check(sub: Any) -> None:
         help="YAML/JSON file of known users/teams/emails and who may write",
     )
     p.add_argument("--today", type=_date, help="evaluate waivers as of this date (YYYY-MM-DD)")
-    p.add_argument("--workflows", action="store_true",
-                   help="DIR is a folder of workflow files: check them as .github/workflows/")
+    p.add_argument(
+        "--workflows",
+        action="store_true",
+        help="DIR is a folder of workflow files: check them as .github/workflows/",
+    )
     p.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
     p.set_defaults(run=run_check)
 
@@ -150,6 +153,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_owners(args: argparse.Namespace) -> int:
     from ghapp.core.codeowners import CodeOwners, find_codeowners
     from ghapp.core.manifests import discover_services, service_of
+    from ghapp.core.model import FileOwners
     from ghapp.rules import default_catalog
     from ghapp.sources import DirectorySnapshot
 
@@ -167,29 +171,26 @@ def run_owners(args: argparse.Namespace) -> int:
         paths = list(args.paths) or list(snapshot.paths())
     paths = [_normalise_path(p) for p in paths]
     services, _ = discover_services(snapshot, default_catalog())
-    matches = codeowners.resolve_all(paths)
-    files = []
-    for path, match in zip(paths, matches, strict=True):
-        service = service_of(services, path)
-        files.append(
-            {
-                "path": path,
-                "owners": list(match.owners) if match else [],
-                "line": match.line if match else None,
-                "pattern": match.pattern if match else None,
-                "service": service.name if service else None,
-            }
+    files = [
+        FileOwners(
+            path=path,
+            owners=tuple(match.owners) if match else (),
+            line=match.line if match else None,
+            pattern=match.pattern if match else None,
+            service=service.name if (service := service_of(services, path)) else None,
         )
+        for path, match in zip(paths, codeowners.resolve_all(paths), strict=True)
+    ]
     errors = [e.to_json() for e in codeowners.errors]
     if args.format == "json":
-        print(json.dumps({"files": files, "errors": errors}, indent=2, ensure_ascii=False))
+        body = {"files": [f.to_json() for f in files], "errors": errors}
+        print(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
-    width = max((len(f["path"]) for f in files), default=10)
+    width = max((len(f.path) for f in files), default=10)
     for f in files:
-        owners = " ".join(f["owners"]) or "(unowned)"
-        rule = f"line {f['line']}: {f['pattern']}" if f["line"] else "no rule"
-        service = f"  [{f['service']}]" if f["service"] else ""
-        print(f"{f['path']:<{width}}  {owners}  ({rule}){service}")
+        rule = f"line {f.line}: {f.pattern}" if f.line else "no rule"
+        where = f"  [{f.service}]" if f.service else ""
+        print(f"{f.path:<{width}}  {' '.join(f.owners) or '(unowned)'}  ({rule}){where}")
     for e in errors:
         print(f"CODEOWNERS:{e['line']}:{e['column']}: {e['kind']}: {e['message']}", file=sys.stderr)
     return 0

@@ -226,7 +226,10 @@ def _md_coverage(report: Report) -> str:
             )
     signals = sorted({s.path for c in report.coverage.values() for s in c.signals})
     if signals:
-        rows += ["", "Repository signals (not PR-blocking scans): " + ", ".join(f"`{p}`" for p in signals)]
+        rows += [
+            "",
+            "Repository signals (not PR-blocking scans): " + ", ".join(f"`{p}`" for p in signals),
+        ]
     return "\n".join(rows)
 
 

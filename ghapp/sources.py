@@ -160,7 +160,7 @@ class MountedSnapshot:
         return self._paths
 
     def read(self, path: str) -> bytes | None:
-        return self.inner.read(path[len(self.prefix):]) if path.startswith(self.prefix) else None
+        return self.inner.read(path[len(self.prefix) :]) if path.startswith(self.prefix) else None
 
     def size(self, path: str) -> int | None:
-        return self.inner.size(path[len(self.prefix):]) if path.startswith(self.prefix) else None
+        return self.inner.size(path[len(self.prefix) :]) if path.startswith(self.prefix) else None

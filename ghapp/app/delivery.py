@@ -9,7 +9,7 @@ safe as the sink promises (durable sinks: committed), and raises to make intake 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,12 @@ class Delivery:
     repository: str | None  # "owner/name"
     payload: bytes
     received_at: datetime
+    # (coalescing key, head sha, GitHub's time of the PR state), read from the payload by intake
+    # (ghapp.app.webhooks.coalescing_of) so the durable sink need not parse the JSON again;
+    # None when not computed (the queue then reads the payload itself). Not part of identity.
+    coalescing: tuple[str | None, str | None, float | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 class DeliverySink(Protocol):

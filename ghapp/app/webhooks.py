@@ -11,12 +11,16 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ghapp.app.delivery import Delivery
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+# pull_request actions that (re)evaluate the PR's head; only these are coalesced by the queue.
+EVALUATION_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
+Coalescing = tuple[str | None, str | None, float | None]
+_NOT_COALESCED: Coalescing = (None, None, None)
 
 
 class WebhookError(Exception):
@@ -71,15 +75,45 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, now: datetime) -> De
     if missing:
         raise HeadersMissing(f"missing header(s): {', '.join(missing)}")
     payload = load_payload(body)
+    action = _str_or_none(payload.get("action"))
     return Delivery(
         id=delivery_id,
         event=event,
-        action=_str_or_none(payload.get("action")),
+        action=action,
         installation_id=_installation_id(payload),
         repository=_str_or_none(_get(payload, "repository", "full_name")),
         payload=body,
         received_at=now,
+        # Computed here, from the one parse intake does: the durable sink stores these columns.
+        coalescing=coalescing_of(event, action, payload, now),
     )
+
+
+def coalescing_of(
+    event: str, action: str | None, payload: Any, received_at: datetime
+) -> Coalescing:
+    """(key "owner/name#123", head sha, GitHub's time of the PR state) for a pull-request
+    evaluation; Nones for any other delivery or a payload not evaluable as a PR."""
+    if event != "pull_request" or action not in EVALUATION_ACTIONS:
+        return _NOT_COALESCED
+    try:
+        pull = payload["pull_request"]
+        key = f"{payload['repository']['full_name']}#{int(pull['number'])}"
+        head = str(pull["head"]["sha"])
+        updated_at = pull.get("updated_at")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _NOT_COALESCED  # not evaluable as a PR: run it uncoalesced, the router decides
+    return key, head, _parse_time(updated_at) or received_at.timestamp()
+
+
+def _parse_time(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def load_payload(body: bytes) -> dict[str, Any]:

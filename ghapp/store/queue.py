@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ghapp.app.delivery import Delivery
+from ghapp.app.webhooks import EVALUATION_ACTIONS, coalescing_of
 from ghapp.store.db import relaxed
 from ghapp.store.schema import (
     DEAD,
@@ -68,8 +69,6 @@ from ghapp.store.statements import (
 )
 
 d = deliveries.c
-# pull_request actions that (re)evaluate the PR's head; only these are coalesced.
-EVALUATION_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 # Rows per INSERT: keeps SQLite under its bound-parameter limit.
 _INSERT_CHUNK = 500
 
@@ -126,27 +125,20 @@ class QueueStats:
 
 
 def coalescing_fields(delivery: Delivery) -> tuple[str | None, str | None, float | None]:
-    """(key, head sha, GitHub's time of the PR state) for a PR evaluation; Nones otherwise."""
+    """(key, head sha, GitHub's time of the PR state) for a PR evaluation; Nones otherwise.
+
+    Intake's `parse_delivery` already computed them from its one JSON parse; a delivery built
+    elsewhere (reconciliation, tests) has its payload parsed here.
+    """
+    if delivery.coalescing is not None:
+        return delivery.coalescing
     if delivery.event != "pull_request" or delivery.action not in EVALUATION_ACTIONS:
-        return None, None, None
+        return None, None, None  # the common non-PR case needs no parse at all
     try:
         payload = json.loads(delivery.payload)
-        pull = payload["pull_request"]
-        key = f"{payload['repository']['full_name']}#{int(pull['number'])}"
-        head = str(pull["head"]["sha"])
-    except (ValueError, KeyError, TypeError):
-        return None, None, None  # not evaluable as a PR: run it uncoalesced, the router decides
-    return key, head, _parse_time(pull.get("updated_at")) or delivery.received_at.timestamp()
-
-
-def _parse_time(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
     except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return None, None, None
+    return coalescing_of(delivery.event, delivery.action, payload, delivery.received_at)
 
 
 class Queue:

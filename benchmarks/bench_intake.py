@@ -55,7 +55,15 @@ def serve(url: str, schema: str, port: int) -> None:
     engine = make_engine(url, schema=None if schema == "-" else schema)
     settings = Settings(app_id=1, private_key="unused", webhook_secret=SECRET)
     app = create_app(settings, DurableSink(Queue(engine)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
 
 
 def work(url: str, schema: str) -> None:

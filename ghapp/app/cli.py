@@ -106,7 +106,15 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     app = create_app(settings, build_sink(settings, processor, store))
     app.router.routes.append(metrics_route(store.metrics))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=_uvicorn_level(settings))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=_uvicorn_level(settings),
+        http="httptools",  # both from uvicorn[standard]: the fastest parser and event loop
+        loop="uvloop",
+        access_log=False,  # intake logs every delivery itself, as JSON with its id
+    )
     return 0
 
 

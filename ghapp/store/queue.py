@@ -71,6 +71,8 @@ from ghapp.store.statements import (
 d = deliveries.c
 # Rows per INSERT: keeps SQLite under its bound-parameter limit.
 _INSERT_CHUNK = 500
+# SQLite's default wal_autocheckpoint, restored after an intake commit that deferred it.
+_AUTOCHECKPOINT_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -183,20 +185,46 @@ class Queue:
         """Store and queue one delivery; False when its id was stored before."""
         return self.enqueue_many([delivery])[0]
 
-    def enqueue_many(self, batch: Sequence[Delivery]) -> list[bool]:
-        """Store and queue deliveries in one commit; per delivery, False for a repeated id."""
+    def enqueue_many(
+        self, batch: Sequence[Delivery], *, defer_checkpoint: bool = False
+    ) -> list[bool]:
+        """Store and queue deliveries in one commit; per delivery, False for a repeated id.
+
+        `defer_checkpoint` (SQLite): this commit does not run SQLite's automatic WAL checkpoint
+        (copying the log into the database file, and its fsync, inside the commit: the slowest
+        intake commits); the caller promises to call `checkpoint` soon from elsewhere.
+        """
         rows = [self._row(delivery) for delivery in batch]
         inserted: set[str] = set()
-        with self.engine.begin() as conn:
-            for start in range(0, len(rows), _INSERT_CHUNK):
-                # executemany: SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues")
-                result = conn.execute(self._insert_delivery, rows[start : start + _INSERT_CHUNK])
-                inserted.update(result.scalars())
+        with self.engine.connect() as conn:
+            # The raw connection: a PRAGMA through SQLAlchemy would begin a transaction.
+            raw = conn.connection.dbapi_connection if defer_checkpoint else None
+            if raw is not None and not self._postgres:
+                raw.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                with conn.begin():
+                    for start in range(0, len(rows), _INSERT_CHUNK):
+                        # executemany: SQLAlchemy batches rows into multi-row INSERTs
+                        chunk = rows[start : start + _INSERT_CHUNK]
+                        inserted.update(conn.execute(self._insert_delivery, chunk).scalars())
+            finally:
+                if raw is not None and not self._postgres:
+                    raw.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
         accepted: list[bool] = []
         for delivery in batch:
             accepted.append(delivery.id in inserted)
             inserted.discard(delivery.id)  # a second copy in the same batch is a duplicate
         return accepted
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file without blocking writers (PASSIVE);
+        what readers still need stays for a later checkpoint. No-op on PostgreSQL."""
+        if self._postgres:
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            if raw is not None:
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _row(self, delivery: Delivery) -> dict[str, Any]:
         key, head, event_at = coalescing_fields(delivery)

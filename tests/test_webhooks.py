@@ -216,3 +216,34 @@ def test_every_shared_fixture_payload_is_accepted(shared_fixtures: Path) -> None
     ]
     with_installation = [d.installation_id is not None for d in sink.deliveries]
     assert with_installation == [e["has_installation"] for e in index["files"]]
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        (
+            "pull_request",
+            {
+                "action": "synchronize",
+                "number": 7,
+                "pull_request": {
+                    "number": 7,
+                    "head": {"sha": "abc"},
+                    "updated_at": "2026-01-02T03:04:05Z",
+                },
+                "repository": {"full_name": "acme/shop"},
+            },
+        ),
+        ("pull_request", {"action": "closed", "number": 7, "repository": {"full_name": "a/b"}}),
+        ("push", {"ref": "refs/heads/main", "repository": {"full_name": "acme/shop"}}),
+    ],
+)
+def test_intake_computes_the_queue_coalescing_fields_once(event: str, payload: dict) -> None:
+    from dataclasses import replace
+
+    from ghapp.store.queue import coalescing_fields
+
+    body = json.dumps(payload).encode()
+    headers = {"x-github-delivery": "c-1", "x-github-event": event}
+    delivery = parse_delivery(headers, body, NOW)
+    assert delivery.coalescing == coalescing_fields(replace(delivery, coalescing=None))

@@ -232,3 +232,17 @@ def test_neutral_report_publishes_neutral(github: MiniGitHub) -> None:
     publish(github, report((finding(),), conclusion="neutral"), Target("acme/shop", "h1"))
     [created] = github.calls_to("POST", "/check-runs")
     assert created["conclusion"] == "neutral" and created["status"] == "completed"
+
+
+def test_recheck_of_the_same_sha_never_repeats_an_annotation(github: MiniGitHub) -> None:
+    # GitHub appends the annotations of each update; a re-check must send only new ones.
+    memory = InMemoryMemory()
+    first = report((finding(line=2, subject="a"), finding(line=3, subject="b")))
+    publish(github, first, Target("acme/shop", "h1"), memory)
+    second = report((*first.findings, finding(line=4, subject="c")))
+    publish(github, second, Target("acme/shop", "h1"), memory)
+    [created] = github.calls_to("POST", "/check-runs")
+    [update] = [b for m, p, b in github.posted if m == "PATCH" and "/check-runs/" in p]
+    sent = created["output"]["annotations"] + update["output"]["annotations"]
+    assert sorted(a["start_line"] for a in sent) == [2, 3, 4]
+    assert update["conclusion"] == "failure"  # the conclusion and summary are still refreshed

@@ -9,9 +9,10 @@ request (the rest are sent with updates), 3 actions with short labels.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -160,8 +161,8 @@ class Publisher:
         if notes:
             summary = truncate_bytes(summary + "\n\n" + "\n".join(f"> {n}" for n in notes))
         annotations = annotations_of(report.findings)
-        output = {"title": title_of(report), "summary": truncate_bytes(summary)}
-        body = {
+        output: dict[str, object] = {"title": title_of(report), "summary": truncate_bytes(summary)}
+        body: dict[str, object] = {
             "name": CHECK_NAME,
             "head_sha": target.head_sha,
             "status": "completed",
@@ -171,6 +172,7 @@ class Publisher:
             "actions": actions_for(target),
         }
         run_id = await self.find_check_run(target)
+        sent: set[str] = set()
         if run_id is None:
             created = await self.client.request(
                 "POST", f"/repos/{target.repo}/check-runs", json=body
@@ -178,6 +180,13 @@ class Publisher:
             run_id = int(created["id"])
             await self.memory.remember(_check_key(target), str(run_id))
         else:
+            # GitHub appends the annotations of every update to the run's list: send only the
+            # ones this run does not carry yet, so a re-check never shows one twice.
+            sent = set(
+                json.loads(await self.memory.recall(_annotations_key(target, run_id)) or "[]")
+            )
+            annotations = [a for a in annotations if _annotation_id(a) not in sent]
+            body["output"] = {**output, "annotations": annotations[:MAX_ANNOTATIONS_PER_REQUEST]}
             await self._update(
                 target.repo, run_id, {k: v for k, v in body.items() if k != "head_sha"}
             )
@@ -186,6 +195,9 @@ class Publisher:
         ):
             batch = annotations[start : start + MAX_ANNOTATIONS_PER_REQUEST]
             await self._update(target.repo, run_id, {"output": {**output, "annotations": batch}})
+        if annotations:
+            sent |= {_annotation_id(a) for a in annotations}
+            await self.memory.remember(_annotations_key(target, run_id), json.dumps(sorted(sent)))
         return run_id
 
     async def find_check_run(self, target: Target) -> int | None:
@@ -272,6 +284,15 @@ class Publisher:
             if len(batch or []) < 100:
                 return None
         return None
+
+
+def _annotations_key(target: Target, run_id: int) -> str:
+    return f"annotations:{target.repo}:{run_id}"
+
+
+def _annotation_id(annotation: Mapping[str, object]) -> str:
+    text = json.dumps(annotation, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _check_key(target: Target) -> str:

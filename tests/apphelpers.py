@@ -101,6 +101,9 @@ class MiniGitHub:
             return_value=httpx.Response(200, json=[])
         )
         router.get(url__regex=rf"{API}{repo}/contents/").mock(return_value=httpx.Response(404))
+        router.get(url__regex=rf"{API}{repo}/codeowners/errors").mock(
+            return_value=httpx.Response(200, json={"errors": []})
+        )
         router.get(url__regex=rf"{API}{repo}/commits/\w+/check-runs").mock(
             return_value=httpx.Response(200, json={"total_count": 0, "check_runs": []})
         )

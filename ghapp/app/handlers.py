@@ -22,11 +22,13 @@ from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
+from ghapp.core.directory import OwnerDirectory
 from ghapp.core.model import Report
 from ghapp.core.policy import Policy, Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
+from ghapp.github.directory import reported_owners, touches_codeowners
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
 from ghapp.settings import Settings
@@ -247,11 +249,23 @@ async def _evaluate(
     paths = None
     if changed is not None:
         paths = {*changed.paths, *(f.previous_path for f in changed.files if f.previous_path)}
+    directory = None
+    if touches_codeowners(paths) and "CODEOWNERS" in {p.rsplit("/", 1)[-1] for p in head.paths()}:
+        directory = await reported_owners(client, repo, head.tree.sha)
     waivers: tuple[Waiver, ...] = ()
     if services.audit is not None and pr_number is not None:
         waivers = tuple(services.audit.waivers_for(repo, pr_number, today))
     report, policy = await asyncio.to_thread(
-        run_core, services.evaluator, services.catalog, head, base, paths, org_text, today, waivers
+        run_core,
+        services.evaluator,
+        services.catalog,
+        head,
+        base,
+        paths,
+        org_text,
+        today,
+        waivers,
+        directory,
     )
     for hook in services.report_hooks:
         hook(report)
@@ -268,9 +282,12 @@ def run_core(
     org_text: str | None,
     today: date,
     waivers: tuple[Waiver, ...] = (),
+    directory: OwnerDirectory | None = None,
 ) -> tuple[Report, Policy]:
     """The synchronous part (runs in a worker thread): evaluate, and read the publish switches."""
-    extra = {"extra_waivers": waivers} if waivers else {}
+    extra: dict[str, Any] = {"extra_waivers": waivers} if waivers else {}
+    if directory is not None:
+        extra["directory"] = directory
     report = evaluator(
         head, catalog=catalog, today=today, base=base, changed=changed, org_config=org_text, **extra
     )

@@ -370,6 +370,44 @@ def get_contents(ctx: Ctx) -> tuple[int, Any]:
     ]
 
 
+@route("GET", "/repos/{owner}/{repo}/codeowners/errors")
+def get_codeowners_errors(ctx: Ctx) -> tuple[int, Any]:
+    """GitHub's own CODEOWNERS check, reduced to what the app reads: unknown users and teams."""
+    fake = ctx.fake
+    commit_sha = fake.resolve(ctx.repo, ctx.query.get("ref"))
+    if commit_sha is None:
+        raise HttpError(404, f"No commit found for the ref {ctx.query.get('ref')}")
+    files = fake.commits[commit_sha].files
+    path = next(
+        (p for p in (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS") if p in files), None
+    )
+    if path is None:
+        raise HttpError(404, "Not Found")
+    errors = []
+    for number, line in enumerate(fake.blobs[files[path]].decode().splitlines(), start=1):
+        body = line.split(" #", 1)[0]
+        if not body.strip() or body.lstrip().startswith("#"):
+            continue
+        for match in re.finditer(r"@([\w.-]+)(?:/([\w.-]+))?", body):
+            if match.start() == 0 or body[match.start() - 1] not in " \t":
+                continue
+            login, slug = match.group(1), match.group(2)
+            known = (login, slug) in fake.teams if slug else login in fake.users
+            if not known:
+                errors.append(
+                    {
+                        "line": number,
+                        "column": match.start() + 1,
+                        "kind": "Unknown owner",
+                        "source": line,
+                        "path": path,
+                        "message": f"Unknown owner on line {number}: make sure {match.group(0)} exists "
+                        "and has write access to the repository",
+                    }
+                )
+    return 200, {"errors": errors}
+
+
 @route("PUT", "/repos/{owner}/{repo}/contents/{path}")
 def put_contents(ctx: Ctx) -> tuple[int, Any]:
     fake, repo, path, body = ctx.fake, ctx.repo, ctx.params["path"].strip("/"), ctx.body

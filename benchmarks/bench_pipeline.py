@@ -34,15 +34,7 @@ from ghapp.app.cli import build_processor  # noqa: E402
 from ghapp.app.delivery import Delivery  # noqa: E402
 from ghapp.app.processor import Processor  # noqa: E402
 from ghapp.settings import Settings  # noqa: E402
-from tests.e2e.conftest import (  # noqa: E402
-    DEPLOY_PATH,
-    DEPLOY_WORKFLOW,
-    PAYMENTS_DEPLOYMENT,
-    TEAMS,
-    UNOWNED,
-    base_files,
-    privileged,
-)
+from tests.e2e.conftest import UNOWNED, seed_scenario  # noqa: E402
 from tests.fakegithub import FakeGitHub, PullRequest, SchemaBook, create_fake_app  # noqa: E402
 from tests.fakegithub.harness import (  # noqa: E402
     APP_ID,
@@ -73,22 +65,8 @@ def template() -> dict[str, Any] | None:
 
 
 def seed(fake: FakeGitHub) -> PullRequest:
-    """acme/shop as in tests/e2e/conftest.py `scenario`, with its PR open."""
-    fake.add_repo("acme", "shop", INSTALLATION_ID)
-    for slug in TEAMS:
-        fake.add_team("acme", slug, {f"{slug}-lead": "maintainer"})
-    fake.add_collaborator("acme", "shop", "octocat", "write")
-    base = base_files()
-    deployment = base[PAYMENTS_DEPLOYMENT]
-    text = deployment.decode() if isinstance(deployment, bytes) else str(deployment)
-    changes: dict[str, str | bytes | None] = {
-        DEPLOY_PATH: DEPLOY_WORKFLOW,
-        PAYMENTS_DEPLOYMENT: privileged(text),
-        UNOWNED: "print('billing')\n",
-    }
-    base_sha = fake.add_commit("acme", "shop", base, branch="main", message="base")
-    fake.add_commit("acme", "shop", changes, parent=base_sha, branch="risky", message="risky")
-    return fake.open_pull("acme", "shop", "risky", title="Deploy billing", user="octocat")
+    """acme/shop exactly as the e2e `scenario` fixture seeds it, with its PR open."""
+    return seed_scenario(fake).pr
 
 
 class Bench:

@@ -221,6 +221,11 @@ def privileged(deployment: str) -> str:
 def scenario(fake: FakeGitHub) -> Scenario:
     """Base: the bundled example. Head: an unpinned action, a privileged container, an unowned
     file. Teams and collaborators exist so review requests are valid."""
+    return seed_scenario(fake)
+
+
+def seed_scenario(fake: FakeGitHub) -> Scenario:
+    """The `scenario` fixture's state, for callers outside pytest (benchmarks/bench_pipeline.py)."""
     fake.add_repo("acme", "shop", INSTALLATION_ID)
     for slug in TEAMS:
         fake.add_team("acme", slug, {f"{slug}-lead": "maintainer"})

@@ -69,6 +69,9 @@ class GitSnapshot:
         prefix = _git(self.repo, "rev-parse", "--show-prefix").strip()
         tree = f"{self.commit}:{prefix}" if prefix else self.commit
         self._entries: dict[str, tuple[str, int]] = {}
+        if prefix and not _exists(self.repo, tree):
+            self._paths: tuple[str, ...] = ()  # the directory did not exist yet at that commit
+            return
         listing = _git(self.repo, "ls-tree", "-r", "-z", "--long", "--full-tree", tree)
         for record in listing.split("\0"):
             if not record:
@@ -120,6 +123,13 @@ def _git(repo: Path, *args: str, what: str | None = None) -> str:
             raise GhappError(f"{repo}: not a git repository (needed for --base/--head)")
         raise GhappError(what or (result.stderr.strip().splitlines() or ["git failed"])[0])
     return result.stdout
+
+
+def _exists(repo: Path, treeish: str) -> bool:
+    result = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "-e", treeish], capture_output=True, check=False
+    )
+    return result.returncode == 0
 
 
 def _git_files(root: Path) -> list[str] | None:

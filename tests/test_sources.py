@@ -79,6 +79,15 @@ def test_git_snapshot_of_a_subdirectory_sees_the_tree_below_it(repo: Path) -> No
     assert list(snap.paths()) == ["a.py"]
 
 
+def test_git_snapshot_of_a_directory_added_later_is_empty_at_older_commits(repo: Path) -> None:
+    (repo / "new").mkdir()
+    (repo / "new" / "x.py").write_text("x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two")
+    assert list(GitSnapshot(repo / "new", "HEAD~1").paths()) == []
+    assert list(GitSnapshot(repo / "new", "HEAD").paths()) == ["x.py"]
+
+
 def test_git_snapshot_errors_are_one_line(
     repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ghapp.core.catalog import Catalog
@@ -12,6 +13,7 @@ from ghapp.core.directory import OwnerDirectory
 from ghapp.core.model import Finding, Service
 from ghapp.core.policy import Policy
 from ghapp.core.snapshot import Snapshot
+from ghapp.core.workflows import Workflow, load_workflows
 
 if TYPE_CHECKING:
     from ghapp.core.codeowners import CodeOwners
@@ -31,6 +33,12 @@ class Context:
     services: tuple[Service, ...] = ()
     changed: frozenset[str] | None = None
     directory: OwnerDirectory | None = None
+
+    @cached_property
+    def workflows(self) -> tuple[Workflow, ...]:
+        """The snapshot's parsed workflows, once per evaluation: coverage, its policy check and
+        hygiene all read them."""
+        return load_workflows(self.snapshot)
 
     def finding(
         self,

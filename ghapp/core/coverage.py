@@ -30,7 +30,6 @@ from ghapp.core.workflows import (
     Workflow,
     expand_steps,
     fires_for_pull_request,
-    load_workflows,
     may_run,
 )
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
@@ -86,7 +85,7 @@ class Site:
 def find_sites(ctx: Context) -> tuple[Site, ...]:
     """Every recognised scan in the snapshot's workflows."""
     scanners = compile_catalog(ctx.catalog.tools)
-    workflows = load_workflows(ctx.snapshot)
+    workflows = ctx.workflows
     by_path = {w.path: w for w in workflows}
     sites: list[Site] = []
     for wf in workflows:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
-from ghapp.core.workflows import Job, Step, Workflow, load_workflows, may_run
+from ghapp.core.workflows import Job, Step, Workflow, may_run
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 _GITHUB_OWNERS = frozenset({"actions", "github"})
@@ -50,7 +50,7 @@ _GH_CHECKOUT = re.compile(r"\bgh\s+pr\s+checkout\b")
 def check_workflows(ctx: Context) -> Iterable[Finding]:
     """Hygiene findings for every workflow file of the snapshot."""
     findings: list[Finding] = []
-    for wf in load_workflows(ctx.snapshot):
+    for wf in ctx.workflows:
         if wf.error is not None:
             findings.append(
                 ctx.finding(

@@ -28,8 +28,8 @@ from ghapp.core.kubernetes import check_kubernetes
 from ghapp.core.manifest_checks import check_manifests
 from ghapp.core.manifests import discover_services, owner_team_slug, service_of
 from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
-from ghapp.core.policy import CONFIG_PATHS, ConfigProblem, Policy, Waiver, parse_policy
-from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.policy import ConfigProblem, Policy, Waiver, read_policy
+from ghapp.core.snapshot import Snapshot
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
@@ -68,14 +68,10 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
-    config_source = base if base is not None else head
-    config_path = next((p for p in CONFIG_PATHS if config_source.read(p) is not None), None)
-    if repo_config is None and config_path is not None:
-        repo_config = read_text(config_source, config_path)
-    policy, problems = parse_policy(
-        repo_config,
-        config_path or CONFIG_PATHS[0],
+    policy, problems = read_policy(
+        base if base is not None else head,
         org_text=org_config,
+        repo_text=repo_config,
         today=today,
     )
     if extra_waivers:

@@ -8,6 +8,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from ghapp.core.snapshot import Snapshot, read_text
+
 # Fields a service manifest must carry. Names are Service field names.
 DEFAULT_ALWAYS: tuple[str, ...] = ("owner",)
 DEFAULT_BY_TIER: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -114,3 +116,18 @@ def parse_policy(
         return Policy(), problems
     policy, more = policy_from_config(merged, path if text is not None else org_path, today)
     return policy, problems + more
+
+
+def read_policy(
+    snapshot: Snapshot,
+    *,
+    org_text: str | None = None,
+    repo_text: str | None = None,
+    today: date | None = None,
+) -> tuple[Policy, tuple[ConfigProblem, ...]]:
+    """The policy of a repository snapshot: its first config file in CONFIG_PATHS layered over
+    the org default (`repo_text`, when given, replaces the file's text)."""
+    path = next((p for p in CONFIG_PATHS if snapshot.size(p) is not None), None)
+    if repo_text is None and path is not None:
+        repo_text = read_text(snapshot, path)
+    return parse_policy(repo_text, path or CONFIG_PATHS[0], org_text=org_text, today=today)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ghapp.core.policy import CONFIG_PATHS, Policy, parse_policy
-from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.policy import Policy, read_policy
+from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import InstallationClient
 from ghapp.github.errors import Forbidden, NotFound
 
@@ -84,6 +84,5 @@ async def fetch_org_config(client: InstallationClient, org: str) -> str | None:
 
 def load_policy(base: Snapshot, org_text: str | None, today: date) -> Policy:
     """The effective policy (same inputs as the core's evaluation), for the publish switches."""
-    path = next((p for p in CONFIG_PATHS if base.size(p) is not None), CONFIG_PATHS[0])
-    policy, _problems = parse_policy(read_text(base, path), path, org_text=org_text, today=today)
+    policy, _problems = read_policy(base, org_text=org_text, today=today)
     return policy  # problems are reported by the core's evaluation as findings

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import codeowners as peer_pkg  # noqa: E402  (the peer; installed with the test extra)
 
-from ghapp.core.codeowners import CodeOwners  # noqa: E402
+from ghapp.core.ownership.codeowners import CodeOwners  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "codeowners"
 PEER_BUDGET_S = 60.0

@@ -18,10 +18,10 @@ from pathlib import Path
 import yaml
 
 from ghapp.core.context import Context
-from ghapp.core.coverage import compute_coverage
 from ghapp.core.model import CATEGORIES
-from ghapp.core.policy import Policy
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
+from ghapp.core.workflows.coverage import compute_coverage
 from ghapp.rules import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]

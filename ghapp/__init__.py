@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     # Lazy, so `import ghapp.cli` stays cheap and submodules import in any order.
     if name in ("CodeOwners", "Match"):
-        from ghapp.core import codeowners
+        from ghapp.core.ownership import codeowners
 
         return getattr(codeowners, name)
     raise AttributeError(name)

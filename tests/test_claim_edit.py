@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ghapp.core.claim import (
+from ghapp.core.ownership.claim import (
     ClaimRefused,
     claim_patterns,
     files_to_claim,
@@ -18,8 +18,8 @@ from ghapp.core.claim import (
     plan_standing_waiver,
     target_pattern,
 )
-from ghapp.core.codeowners import CodeOwners
-from ghapp.core.policy import Waiver
+from ghapp.core.ownership.codeowners import CodeOwners
+from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import load_documents
 

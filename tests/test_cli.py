@@ -134,7 +134,7 @@ def test_rules_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_readme_rules_reference_is_generated_from_the_catalog() -> None:
-    from ghapp.cli import rules_markdown
+    from ghapp.cli.rules import rules_markdown
 
     readme = (ROOT / "README.md").read_text()
     begin = readme.index("<!-- rules:begin")

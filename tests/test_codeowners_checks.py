@@ -6,12 +6,12 @@ import re
 from datetime import date
 from pathlib import Path
 
-from ghapp.core.codeowners import MAX_CODEOWNERS_BYTES, CodeOwners, find_codeowners
-from ghapp.core.codeowners_checks import AGGREGATE_ABOVE, DETAILED_RULES, check_codeowners
 from ghapp.core.context import Context
-from ghapp.core.directory import OwnerDirectory, StaticDirectory
 from ghapp.core.model import Finding
-from ghapp.core.policy import Policy
+from ghapp.core.ownership.checks import AGGREGATE_ABOVE, DETAILED_RULES, check_codeowners
+from ghapp.core.ownership.codeowners import MAX_CODEOWNERS_BYTES, CodeOwners, find_codeowners
+from ghapp.core.ownership.directory import OwnerDirectory, StaticDirectory
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.rules import load_catalog
 
@@ -198,7 +198,7 @@ def test_subjects_survive_lines_moving() -> None:
 
 
 def test_every_emitted_rule_id_is_in_the_catalog_and_vice_versa() -> None:
-    source = (ROOT / "ghapp" / "core" / "codeowners_checks.py").read_text()
+    source = (ROOT / "ghapp" / "core" / "ownership" / "checks.py").read_text()
     emitted = set(re.findall(r'"(codeowners/[a-z-]+)"', source))
     emitted |= {"codeowners/invalid-pattern", "codeowners/invalid-owner"}  # f"codeowners/{kind}"
     assert emitted == set(CATALOG.rules)

@@ -15,10 +15,10 @@ from pathlib import Path
 import codeowners as peer
 import pytest
 
-from ghapp.core.codeowners import CodeOwners
-from ghapp.core.codeowners_checks import check_codeowners
 from ghapp.core.context import Context
-from ghapp.core.policy import Policy
+from ghapp.core.ownership.checks import check_codeowners
+from ghapp.core.ownership.codeowners import CodeOwners
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
 from tests.test_codeowners_checks import CATALOG, TODAY
 

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from ghapp.core.codeowners import CodeOwners
+from ghapp.core.ownership.codeowners import CodeOwners
 
 SEGMENTS = ["src", "docs", "lib", "a", "b", "app", "C", "test", "x.y"]
 NAMES = ["main.go", "README.md", "Cargo.toml", "pm.c", "a.rs", "b.tar.gz", "x", "Makefile"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ghapp import CodeOwners as ReExported
-from ghapp.core.codeowners import CodeOwners, Match
+from ghapp.core.ownership.codeowners import CodeOwners, Match
 
 EXAMPLE = (Path(__file__).parent / "data" / "codeowners" / "github_example.CODEOWNERS").read_text()
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ghapp.core.codeowners import (
+from ghapp.core.ownership.codeowners import (
     MAX_CODEOWNERS_BYTES,
     CodeOwners,
     OwnerRule,
     SyntaxProblem,
     find_codeowners,
 )
-from ghapp.core.directory import StaticDirectory
+from ghapp.core.ownership.directory import StaticDirectory
 from ghapp.core.snapshot import DictSnapshot
 
 

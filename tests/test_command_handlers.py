@@ -11,7 +11,7 @@ import pytest
 
 from ghapp.commands.audit import MemoryAuditLog
 from ghapp.commands.handlers import REPLY_MARKER, CommandHandler, PullInfo
-from ghapp.core.codeowners import CodeOwners
+from ghapp.core.ownership.codeowners import CodeOwners
 from ghapp.core.snapshot import DictSnapshot, Snapshot
 from ghapp.core.yamlnodes import load_document
 from ghapp.rules import default_catalog

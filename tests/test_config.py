@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from ghapp.core.config_schema import CONFIG_SCHEMA
-from ghapp.core.policy import parse_policy
+from ghapp.core.policy.policy import parse_policy
+from ghapp.core.policy.schema import CONFIG_SCHEMA
 from tests.conftest import ROOT
 
 

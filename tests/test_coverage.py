@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.coverage import check_coverage, compute_coverage
-from ghapp.core.hygiene import check_workflows
 from ghapp.core.model import CATEGORIES, Service, Source
-from ghapp.core.policy import CoverageRequirement, Policy
+from ghapp.core.policy.policy import CoverageRequirement, Policy
 from ghapp.core.snapshot import DictSnapshot
+from ghapp.core.workflows.coverage import check_coverage, compute_coverage
+from ghapp.core.workflows.hygiene import check_workflows
 from ghapp.rules import default_catalog
 
 PR = "on:\n  pull_request:\n  push:\n    branches: [main]\n"

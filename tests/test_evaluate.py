@@ -6,7 +6,7 @@ from datetime import date
 
 from ghapp.core.evaluate import evaluate
 from ghapp.core.model import Report
-from ghapp.core.policy import Waiver
+from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.rules import default_catalog
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.hygiene import check_workflows
-from ghapp.core.policy import Policy
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
+from ghapp.core.workflows.hygiene import check_workflows
 from ghapp.rules import default_catalog
 
 HYGIENE = Path(__file__).parent / "data" / "workflows" / "hygiene"

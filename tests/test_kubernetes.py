@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.k8s_workloads import manifest_candidates
-from ghapp.core.kubernetes import check_kubernetes, tag_of
+from ghapp.core.kubernetes.checks import check_kubernetes, tag_of
+from ghapp.core.kubernetes.workloads import manifest_candidates
 from ghapp.core.model import Finding
-from ghapp.core.policy import Policy
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import MAX_YAML_BYTES
 from ghapp.rules import catalog_dir, load_catalog

@@ -12,10 +12,15 @@ from typing import Any
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.manifest_checks import FIELD_RULES, check_manifests, is_valid_owner, required_fields
-from ghapp.core.manifests import discover_services
+from ghapp.core.manifests.checks import (
+    FIELD_RULES,
+    check_manifests,
+    is_valid_owner,
+    required_fields,
+)
+from ghapp.core.manifests.services import discover_services
 from ghapp.core.model import Finding, Service
-from ghapp.core.policy import ManifestRequirements, Policy
+from ghapp.core.policy.policy import ManifestRequirements, Policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.rules import default_catalog
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.manifest_checks import check_manifests
-from ghapp.core.manifests import (
+from ghapp.core.manifests.checks import check_manifests
+from ghapp.core.manifests.services import (
     ServiceIndex,
     discover_services,
     normalise_tier,
@@ -22,7 +22,7 @@ from ghapp.core.manifests import (
     service_of,
 )
 from ghapp.core.model import Finding, Service
-from ghapp.core.policy import Policy
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import MAX_YAML_BYTES
 from ghapp.rules import default_catalog

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.errors import GhappError
-from ghapp.core.scanners import compile_catalog, normalise_image, split_script
-from ghapp.core.workflows import Step
+from ghapp.core.workflows.parsing import Step
+from ghapp.core.workflows.scanners import compile_catalog, normalise_image, split_script
 from ghapp.rules import default_catalog, load_catalog
 
 SCANNERS = compile_catalog(default_catalog().tools)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ghapp.core.snapshot import DictSnapshot
-from ghapp.core.workflows import (
+from ghapp.core.workflows.parsing import (
     Trigger,
     expand_steps,
     filter_matches,

@@ -1,6 +1,6 @@
 """Regenerate the README's rules reference from the catalog: `python -m tests.update_readme`."""
 
-from ghapp.cli import rules_markdown
+from ghapp.cli.rules import rules_markdown
 from tests.conftest import ROOT
 
 readme = ROOT / "README.md"

@@ -22,9 +22,9 @@ from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
-from ghapp.core.directory import OwnerDirectory
 from ghapp.core.model import Report
-from ghapp.core.policy import Policy, Waiver
+from ghapp.core.ownership.directory import OwnerDirectory
+from ghapp.core.policy.policy import Policy, Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy

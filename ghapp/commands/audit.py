@@ -15,7 +15,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-from ghapp.core.policy import Waiver
+from ghapp.core.policy.policy import Waiver
 
 Outcome = Literal["accepted", "refused", "failed", "ignored"]
 

@@ -25,8 +25,6 @@ from typing import Any, Protocol
 from ghapp.commands.audit import AuditEntry, AuditLog, Outcome, waiver_data
 from ghapp.commands.authz import Access, Decision, authorize, command_rules, team_org, team_slug
 from ghapp.core.catalog import Catalog
-from ghapp.core.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
-from ghapp.core.codeowners import CodeOwners, find_codeowners
 from ghapp.core.commands import (
     Command,
     Malformed,
@@ -36,8 +34,10 @@ from ghapp.core.commands import (
     waive_args,
 )
 from ghapp.core.errors import GhappError
-from ghapp.core.manifests import ServiceIndex, discover_services
-from ghapp.core.policy import Waiver
+from ghapp.core.manifests.services import ServiceIndex, discover_services
+from ghapp.core.ownership.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
+from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
+from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError, RetryableError
 

@@ -9,14 +9,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ghapp.core.catalog import Catalog
-from ghapp.core.directory import OwnerDirectory
 from ghapp.core.model import Finding, Service
-from ghapp.core.policy import Policy
+from ghapp.core.ownership.directory import OwnerDirectory
+from ghapp.core.policy.policy import Policy
 from ghapp.core.snapshot import Snapshot
-from ghapp.core.workflows import Workflow, load_workflows
+from ghapp.core.workflows.parsing import Workflow, load_workflows
 
 if TYPE_CHECKING:
-    from ghapp.core.codeowners import CodeOwners
+    from ghapp.core.ownership.codeowners import CodeOwners
 
 
 @dataclass(frozen=True)

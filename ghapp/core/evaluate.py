@@ -17,19 +17,19 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from ghapp.core.catalog import Catalog
-from ghapp.core.codeowners import CodeOwners, find_codeowners
-from ghapp.core.codeowners_checks import check_codeowners
 from ghapp.core.context import Context
-from ghapp.core.coverage import check_coverage, compute_coverage
-from ghapp.core.directory import OwnerDirectory
 from ghapp.core.globs import any_glob, glob_match
-from ghapp.core.hygiene import check_workflows
-from ghapp.core.kubernetes import check_kubernetes
-from ghapp.core.manifest_checks import check_manifests
-from ghapp.core.manifests import discover_services, owner_team_slug, service_of
+from ghapp.core.kubernetes.checks import check_kubernetes
+from ghapp.core.manifests.checks import check_manifests
+from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
 from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
-from ghapp.core.policy import ConfigProblem, Policy, Waiver, read_policy
+from ghapp.core.ownership.checks import check_codeowners
+from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
+from ghapp.core.ownership.directory import OwnerDirectory
+from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
 from ghapp.core.snapshot import Snapshot
+from ghapp.core.workflows.coverage import check_coverage, compute_coverage
+from ghapp.core.workflows.hygiene import check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (

@@ -3,7 +3,7 @@
 The repository's `.github/ghapp.yml` is read by the core from the *base* snapshot (a pull request
 cannot weaken its own policy). The org default lives in the org's `.github` repository
 (`.github/ghapp.yml`, else `ghapp.yml`); the core layers the two and honours the org's
-`locked:` keys (`ghapp.core.policy.parse_policy`). This module fetches the org text, cached for a
+`locked:` keys (`ghapp.core.policy.policy.parse_policy`). This module fetches the org text, cached for a
 few minutes (including "there is none") so a busy org does not pay two calls per event.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ghapp.core.policy import Policy, read_policy
+from ghapp.core.policy.policy import Policy, read_policy
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import InstallationClient
 from ghapp.github.errors import Forbidden, NotFound

@@ -23,6 +23,7 @@ from ghapp.github.config import PublishOptions
 from ghapp.github.errors import Unprocessable
 from ghapp.github.review import owners_to_request, post_review
 from ghapp.github.snapshot import ChangedFiles
+from ghapp.render import render_markdown
 
 logger = logging.getLogger("ghapp.publish")
 
@@ -38,18 +39,6 @@ ACTIONS = {
     "claim-unowned": ("Claim unowned", "Open a PR assigning unowned files"),
 }
 MAX_LABELS = 10
-
-
-try:  # the lead's renderer; the fallback keeps publishing working until it lands
-    from ghapp.render import render_markdown
-except ImportError:  # pragma: no cover - exercised only in a tree without ghapp.render
-
-    def render_markdown(report: Report, max_bytes: int = MAX_OUTPUT_BYTES) -> str:
-        lines = [f"**{report.conclusion}**: {len(report.findings)} finding(s)", ""]
-        lines += [
-            f"- `{f.rule}` {f.path or ''}:{f.line or ''} {f.message}" for f in report.findings
-        ]
-        return truncate_bytes("\n".join(lines), max_bytes)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ghapp.commands.audit import AuditEntry, active_waivers
-from ghapp.core.policy import Waiver
+from ghapp.core.policy.policy import Waiver
 from ghapp.store.schema import audit_log, memory
 
 a = audit_log.c

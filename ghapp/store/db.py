@@ -93,8 +93,9 @@ def _sqlite_engine(url: str) -> Engine:
         # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a new file to WAL waits for other starting replicas.
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -16,7 +16,7 @@ from ghapp.app.delivery import Delivery
 from ghapp.app.processor import Processor
 from ghapp.commands.audit import MemoryAuditLog
 from ghapp.commands.register import register
-from ghapp.core.codeowners import CodeOwners
+from ghapp.core.ownership.codeowners import CodeOwners
 from ghapp.github.client import GitHubFactory
 from ghapp.rules import default_catalog
 from ghapp.settings import Settings

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ghapp.core.codeowners import CodeOwners
+from ghapp.core.ownership.codeowners import CodeOwners
 from tests.e2e.conftest import RunningApp
 from tests.e2e.test_comment_commands import MANIFEST, comment, seeded  # noqa: F401 (fixture)
 from tests.fakegithub import FakeGitHub

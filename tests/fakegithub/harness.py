@@ -104,11 +104,8 @@ class ServerThread:
 
 
 def ghapp_command(repo_root: Path) -> list[str]:
-    """How to run `ghapp serve` from a checkout: the package's __main__ if any, else ghapp.cli."""
-    if (repo_root / "ghapp" / "__main__.py").exists():
-        return [sys.executable, "-m", "ghapp", "serve"]
-    runner = "import sys; from ghapp.cli import main; sys.exit(main())"
-    return [sys.executable, "-c", runner, "serve"]
+    """How to run `ghapp serve` from a checkout (PYTHONPATH points at `repo_root`)."""
+    return [sys.executable, "-m", "ghapp", "serve"]
 
 
 class AppProcess:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine
 
 from ghapp.commands.audit import AuditEntry, MemoryAuditLog, waiver_data
-from ghapp.core.policy import Waiver
+from ghapp.core.policy.policy import Waiver
 from ghapp.store.audit import DurableAuditLog, DurableMemory
 
 

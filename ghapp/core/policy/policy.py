@@ -109,7 +109,7 @@ def parse_policy(
     override of an org-locked key is ignored and reported. Expired waivers are dropped and
     reported when `today` is given.
     """
-    from ghapp.core.config_loader import layered_config, policy_from_config
+    from ghapp.core.policy.loader import layered_config, policy_from_config
 
     merged, problems = layered_config(text, path, org_text, org_path)
     if merged is None:

@@ -1,7 +1,7 @@
 """Per-tool manifest readers: Backstage, OpsLevel and Cortex documents mapped to `Service` fields.
 
 The conventions (which field is read from where, how values are normalised, which problems become
-findings) are documented once, in `ghapp.core.manifests`, which re-exports this module's public
+findings) are documented once, in `ghapp.core.manifests.services`, which re-exports this module's public
 constants and `normalise_tier`. This module never imports `manifests`, so there is no cycle.
 """
 

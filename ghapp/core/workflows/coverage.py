@@ -18,12 +18,11 @@ from dataclasses import dataclass
 
 from ghapp.core.context import Context
 from ghapp.core.globs import any_glob
-from ghapp.core.manifests import service_of
+from ghapp.core.manifests.services import service_of
 from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, Service, Source
-from ghapp.core.policy import CoverageRequirement
-from ghapp.core.scanners import Detection, ScannerCatalog, compile_catalog
+from ghapp.core.policy.policy import CoverageRequirement
 from ghapp.core.snapshot import Snapshot, read_text
-from ghapp.core.workflows import (
+from ghapp.core.workflows.parsing import (
     Job,
     StepUse,
     Trigger,
@@ -32,6 +31,7 @@ from ghapp.core.workflows import (
     fires_for_pull_request,
     may_run,
 )
+from ghapp.core.workflows.scanners import Detection, ScannerCatalog, compile_catalog
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
 LABELS = {

@@ -1,7 +1,7 @@
 """The fast CODEOWNERS resolver: an NFA over path segments, memoised per directory.
 
 A rule is a tuple of elements (literal segment, `Glob`, or `STAR2` = zero or more segments) and
-a mode (EXACT, PREFIX, DIR: see `ghapp.core.codeowners`). A *state* `(rule, pos)` says that the
+a mode (EXACT, PREFIX, DIR: see `ghapp.core.ownership.codeowners`). A *state* `(rule, pos)` says that the
 rule's first `pos` elements matched the directories walked so far. Entering a child directory
 advances the states whose next element matches its name (literal names through a dict); a
 directory where a rule's elements are all used up (PREFIX or DIR mode) owns everything below

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ghapp.core.errors import GhappError
-from ghapp.core.workflows import Step
+from ghapp.core.workflows.parsing import Step
 
 _EXPR = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

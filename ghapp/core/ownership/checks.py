@@ -14,16 +14,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from ghapp.core.codeowners import (
+from ghapp.core.context import Context
+from ghapp.core.globs import any_glob
+from ghapp.core.model import Finding
+from ghapp.core.ownership.codeowners import (
     CodeOwners,
     OwnerRule,
     find_codeowners,
     parse_lines,
     rule_matches,
 )
-from ghapp.core.context import Context
-from ghapp.core.globs import any_glob
-from ghapp.core.model import Finding
 
 AGGREGATE_ABOVE = 25  # whole-repo runs: more unowned files than this are grouped per top directory
 _EXAMPLES = 3

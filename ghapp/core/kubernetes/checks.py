@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from ghapp.core.context import Context
-from ghapp.core.k8s_workloads import (
+from ghapp.core.kubernetes.workloads import (
     MAX_MANIFEST_FILES,
     MAX_TOTAL_BYTES,
     YAML_LINE_BREAK,

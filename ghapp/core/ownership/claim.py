@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ghapp.core.catalog import Catalog
-from ghapp.core.codeowners import LOCATIONS, find_codeowners
 from ghapp.core.errors import GhappError
-from ghapp.core.manifests import ServiceIndex, discover_services, owners_match
+from ghapp.core.manifests.services import ServiceIndex, discover_services, owners_match
 from ghapp.core.model import Service
-from ghapp.core.policy import CONFIG_PATHS, Waiver
+from ghapp.core.ownership.codeowners import LOCATIONS, find_codeowners
+from ghapp.core.policy.policy import CONFIG_PATHS, Waiver
 from ghapp.core.snapshot import Snapshot, read_text
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_documents
 
@@ -61,7 +61,7 @@ class OwnerMatch(Protocol):
 
 
 class OwnerTable(Protocol):
-    """What the planner needs of a parsed CODEOWNERS (ghapp.core.codeowners.CodeOwners)."""
+    """What the planner needs of a parsed CODEOWNERS (ghapp.core.ownership.codeowners.CodeOwners)."""
 
     def owners_of(self, path: str) -> OwnerMatch | None: ...
     def resolve_all(self, paths: Iterable[str]) -> Sequence[OwnerMatch | None]: ...
@@ -285,7 +285,7 @@ def _memo(parse: Parse) -> Parse:
 
 
 def _default_parse() -> Parse:
-    from ghapp.core.codeowners import CodeOwners
+    from ghapp.core.ownership.codeowners import CodeOwners
 
     return CodeOwners.from_text
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
-from ghapp.core.codeowners_engine import DIR, EXACT, PREFIX, STAR2, Element, Engine, Glob
-from ghapp.core.directory import OwnerDirectory
+from ghapp.core.ownership.directory import OwnerDirectory
+from ghapp.core.ownership.engine import DIR, EXACT, PREFIX, STAR2, Element, Engine, Glob
 from ghapp.core.snapshot import Snapshot
 
 LOCATIONS: Final = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")

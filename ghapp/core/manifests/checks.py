@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from ghapp.core.context import Context
-from ghapp.core.manifests import is_normal_tier, normalise_tier, owners_match
+from ghapp.core.manifests.services import is_normal_tier, normalise_tier, owners_match
 from ghapp.core.model import Finding, Service
-from ghapp.core.policy import ManifestRequirements
+from ghapp.core.policy.policy import ManifestRequirements
 
 # Service field -> rule reporting it missing (one stable id per field).
 FIELD_RULES: Mapping[str, str] = MappingProxyType(

@@ -9,14 +9,14 @@ from typing import Any
 
 import jsonschema
 
-from ghapp.core.config_schema import CONFIG_SCHEMA
-from ghapp.core.policy import (
+from ghapp.core.policy.policy import (
     ConfigProblem,
     CoverageRequirement,
     ManifestRequirements,
     Policy,
     Waiver,
 )
+from ghapp.core.policy.schema import CONFIG_SCHEMA
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
 _VALIDATOR = jsonschema.Draft202012Validator(

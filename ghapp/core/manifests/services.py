@@ -71,10 +71,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from ghapp.core.catalog import Catalog
 
 # Defined beside the readers that use them; the `as` aliases re-export them from here.
-from ghapp.core.manifest_formats import BACKSTAGE_KINDS as BACKSTAGE_KINDS
-from ghapp.core.manifest_formats import SENSITIVE_DATA as SENSITIVE_DATA
-from ghapp.core.manifest_formats import normalise_tier as normalise_tier
-from ghapp.core.manifest_formats import read_manifest
+from ghapp.core.manifests.formats import BACKSTAGE_KINDS as BACKSTAGE_KINDS
+from ghapp.core.manifests.formats import SENSITIVE_DATA as SENSITIVE_DATA
+from ghapp.core.manifests.formats import normalise_tier as normalise_tier
+from ghapp.core.manifests.formats import read_manifest
 from ghapp.core.model import Finding, Service
 from ghapp.core.snapshot import Snapshot
 

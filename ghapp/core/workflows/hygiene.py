@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
-from ghapp.core.workflows import Job, Step, Workflow, may_run
+from ghapp.core.workflows.parsing import Job, Step, Workflow, may_run
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 _GITHUB_OWNERS = frozenset({"actions", "github"})

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-# `may_run` is re-exported: coverage, hygiene and the tests import it from here.
-from ghapp.core.expressions import may_run as may_run
 from ghapp.core.snapshot import Snapshot, read_text
+
+# `may_run` is re-exported: coverage, hygiene and the tests import it from here.
+from ghapp.core.workflows.expressions import may_run as may_run
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
 WORKFLOW_DIR = ".github/workflows/"
@@ -296,7 +297,7 @@ def _strings(value: Any) -> tuple[str, ...] | None:
     return (str(value),)
 
 
-# --- When does a trigger fire? (Whether an `if:` can be true: ghapp.core.expressions) -------
+# --- When does a trigger fire? (Whether an `if:` can be true: ghapp.core.workflows.expressions) -------
 
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 _CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})

@@ -1,0 +1,73 @@
+"""`ghapp check`: evaluate a local repository, or the change between two git refs."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ghapp.cli import UsageError, load_directory, parse_date, read_file
+
+
+def add_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "check",
+        help="evaluate a repository, or the change between two git refs",
+        description="Evaluate a local repository (or the change between --base and --head) and "
+        "report ownership, service records, security-scan coverage and findings.",
+    )
+    p.add_argument("dir", nargs="?", default=".", help="repository directory (default: .)")
+    p.add_argument("--base", help="git ref of the base; findings it already has are not new")
+    p.add_argument("--head", help="git ref of the head (default: the working tree)")
+    p.add_argument("--config", type=Path, help="config file to use instead of .github/ghapp.yml")
+    p.add_argument("--org-config", type=Path, help="organisation default config to layer under")
+    p.add_argument(
+        "--directory",
+        type=Path,
+        help="YAML/JSON file of known users/teams/emails and who may write",
+    )
+    p.add_argument("--today", type=parse_date, help="evaluate waivers as of this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--workflows",
+        action="store_true",
+        help="DIR is a folder of workflow files: check them as .github/workflows/",
+    )
+    p.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
+    p.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from ghapp.core.evaluate import evaluate
+    from ghapp.render import render_json, render_markdown, render_sarif, render_text
+    from ghapp.rules import default_catalog
+    from ghapp.sources import DirectorySnapshot, GitSnapshot, MountedSnapshot
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UsageError(f"{args.dir}: no such directory")
+    if args.workflows and (args.base or args.head):
+        raise UsageError("--workflows checks a folder of files; it does not take --base/--head")
+    head: Any = GitSnapshot(root, args.head) if args.head else DirectorySnapshot(root)
+    if args.workflows:
+        head = MountedSnapshot(head, ".github/workflows")
+    base = GitSnapshot(root, args.base) if args.base else None
+    catalog = default_catalog()
+    report = evaluate(
+        head,
+        base=base,
+        catalog=catalog,
+        today=args.today or date.today(),
+        org_config=read_file(args.org_config) if args.org_config else None,
+        repo_config=read_file(args.config) if args.config else None,
+        directory=load_directory(args.directory) if args.directory else None,
+    )
+    if args.format == "json":
+        print(render_json(report))
+    elif args.format == "sarif":
+        print(render_sarif(report, catalog))
+    elif args.format == "markdown":
+        print(render_markdown(report, max_bytes=10_000_000))
+    else:
+        print(render_text(report), end="")
+    return 1 if report.conclusion == "failure" else 0

@@ -1,0 +1,1 @@
+"""Kubernetes manifests: workload extraction and deploy-safety checks."""

@@ -1,0 +1,1 @@
+"""Service manifests (Backstage, OpsLevel, Cortex): discovery, formats and checks."""

@@ -1,0 +1,1 @@
+"""CODEOWNERS: GitHub's semantics, the matching engine, lint, claims, and who exists."""

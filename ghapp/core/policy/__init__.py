@@ -1,0 +1,1 @@
+"""The policy file: schema, loading, layering over the org default, waivers."""

@@ -1,0 +1,1 @@
+"""GitHub Actions workflows: parsing, if: expressions, scanner detection, coverage, hygiene."""

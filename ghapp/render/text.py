@@ -1,0 +1,62 @@
+"""Terminal text for people at a shell: ownership, services, coverage, then findings."""
+
+from __future__ import annotations
+
+from ghapp.core.model import CATEGORIES, Report
+from ghapp.render.common import UNOWNED, counts, owners_by_team, yes
+
+
+def render_text(report: Report, *, show_files: int = 40) -> str:
+    """For people at a terminal: ownership, services, coverage, then findings."""
+    lines = [f"ghapp check: {report.conclusion.upper()}"]
+    lines += [f"  note: {note}" for note in report.notes]
+    if report.files:
+        groups = owners_by_team(report.files)
+        unowned = groups.pop(UNOWNED, [])
+        lines.append(f"\nOwnership: {len(report.files)} files, {len(unowned)} unowned")
+        for owner, files in sorted(groups.items()):
+            lines.append(f"  {owner}: {len(files)} files")
+        for path in unowned[:show_files]:
+            lines.append(f"  unowned: {path}")
+        if len(unowned) > show_files:
+            lines.append(f"  ... and {len(unowned) - show_files} more unowned files")
+    if report.services:
+        lines.append(f"\nServices: {len(report.services)}")
+        for s in report.services:
+            data = ",".join(s.data) or "-"
+            lines.append(
+                f"  {s.name:<20} owner={s.owner or '-'} tier={s.tier or '-'} data={data} "
+                f"oncall={'yes' if s.oncall else 'no'} ({s.manifest})"
+            )
+    if report.coverage:
+        lines.append("\nSecurity scans:  configured  on-PR  blocking  tools")
+        for category in CATEGORIES:
+            c = report.coverage.get(category)
+            if c is None:
+                continue
+            lines.append(
+                f"  {category:<14} {yes(c.configured):<11} {yes(c.on_pull_request):<6} "
+                f"{yes(c.blocking):<9} {', '.join(c.tools) or '-'}"
+            )
+            if c.sources:
+                shown = ", ".join(f"{s.path}:{s.line}" for s in c.sources[:3])
+                more = f" (+{len(c.sources) - 3} more)" if len(c.sources) > 3 else ""
+                lines.append(f"      from {shown}{more}")
+        signals = [
+            f"{category}: {', '.join(sorted({s.path for s in c.signals}))}"
+            for category, c in report.coverage.items()
+            if c.signals
+        ]
+        if signals:
+            lines.append("  repository signals (not PR scans): " + "; ".join(signals))
+    totals = counts(report.findings)
+    lines.append(f"\nFindings: {totals}")
+    for f in report.findings:
+        where = f"{f.path}:{f.line}" if f.path and f.line else (f.path or "-")
+        flags = "" if f.new else " (existing)"
+        flags += f" (waived: {f.waiver})" if f.waived else ""
+        owners = " ".join(f.owners) or "nobody"
+        lines.append(f"  {f.severity:<7} {f.rule:<34} {where}{flags}")
+        lines.append(f"          {f.message}")
+        lines.append(f"          owner: {owners}" + (f" | fix: {f.fix}" if f.fix else ""))
+    return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_WEB_URL = "https://github.com"
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical")
 
@@ -47,6 +48,10 @@ class Settings:
     workers: int = 4
     reconcile_interval: float = 900.0  # RECONCILE_INTERVAL seconds; 0 turns the pass off
     app_slug: str | None = None  # APP_SLUG: "<slug>[bot]" is the app's own login
+    github_web_url: str = DEFAULT_WEB_URL  # where people sign in and register apps
+    public_url: str | None = None  # PUBLIC_URL: this server's external address
+    github_client_id: str | None = None  # GITHUB_CLIENT_ID: the app's OAuth client (sign-in)
+    github_client_secret: str | None = None  # GITHUB_CLIENT_SECRET
 
     def __repr__(self) -> str:
         # Never print the key or the secret (settings end up in logs and tracebacks).
@@ -67,7 +72,15 @@ class Settings:
         app_id = reader.required("APP_ID", _positive_int, "a positive integer (the App ID)")
         private_key = _read_private_key(environ, reader)
         secret = reader.required("WEBHOOK_SECRET", _non_empty, "a non-empty string")
-        api_url = reader.optional("GITHUB_API_URL", _api_url, "an http(s) URL", DEFAULT_API_URL)
+        ghe_host = reader.optional("GHE_HOST", _host, "a host name such as ghe.example.com", None)
+        ghe_protocol = reader.optional("GHE_PROTOCOL", _protocol, "http or https", "https")
+        web_url, default_api = github_urls(ghe_host, ghe_protocol)
+        api_url = reader.optional("GITHUB_API_URL", _api_url, "an http(s) URL", default_api)
+        public_url = reader.optional("PUBLIC_URL", _api_url, "an http(s) URL", None)
+        client_id = reader.optional("GITHUB_CLIENT_ID", _non_empty, "the app's client id", None)
+        client_secret = reader.optional(
+            "GITHUB_CLIENT_SECRET", _non_empty, "the app's client secret", None
+        )
         path = reader.optional("WEBHOOK_PATH", _url_path, "a path starting with '/'", "/webhooks")
         host = reader.optional("HOST", _non_empty, "a host name or address", "0.0.0.0")
         port = reader.optional("PORT", _port, "an integer 1-65535", 3000)
@@ -99,7 +112,33 @@ class Settings:
             workers=workers,
             reconcile_interval=reconcile,
             app_slug=slug,
+            github_web_url=web_url,
+            public_url=public_url,
+            github_client_id=client_id,
+            github_client_secret=client_secret,
         )
+
+
+def github_urls(ghe_host: str | None, protocol: str = "https") -> tuple[str, str]:
+    """(web URL, API URL): github.com, or GitHub Enterprise Server at `ghe_host` (Probot's
+    GHE_HOST and GHE_PROTOCOL: web `{proto}://{host}`, API `{proto}://{host}/api/v3`)."""
+    if not ghe_host:
+        return DEFAULT_WEB_URL, DEFAULT_API_URL
+    return f"{protocol}://{ghe_host}", f"{protocol}://{ghe_host}/api/v3"
+
+
+def _host(raw: str) -> str:
+    # A host name with an optional port: no scheme, no path (Probot's GHE_HOST).
+    parts = urlsplit(f"//{raw}")
+    if not parts.hostname or parts.path or parts.query or "@" in raw:
+        raise ValueError("a bare host name, without scheme or path")
+    return raw
+
+
+def _protocol(raw: str) -> str:
+    if raw.lower() not in ("http", "https"):
+        raise ValueError("")
+    return raw.lower()
 
 
 def _seconds(raw: str) -> float:
@@ -170,7 +209,8 @@ def _read_private_key(environ: Mapping[str, str], reader: _Reader) -> str | None
 
 
 def _shown(name: str, raw: str) -> str:
-    return "<hidden>" if name in ("WEBHOOK_SECRET", "PRIVATE_KEY") else repr(raw)
+    secret = ("WEBHOOK_SECRET", "PRIVATE_KEY", "GITHUB_CLIENT_SECRET")
+    return "<hidden>" if name in secret else repr(raw)
 
 
 def _non_empty(raw: str) -> str:

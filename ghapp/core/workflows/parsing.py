@@ -10,15 +10,13 @@ into the called workflow's jobs (cycle-safe), which is how a PR-triggered caller
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+# `filter_matches` and `may_run` are re-exported: coverage, hygiene and the tests import them here.
+from ghapp.core.globs import filter_matches as filter_matches
 from ghapp.core.snapshot import Snapshot, read_text
-
-# `may_run` is re-exported: coverage, hygiene and the tests import it from here.
 from ghapp.core.workflows.expressions import may_run as may_run
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
@@ -301,52 +299,6 @@ def _strings(value: Any) -> tuple[str, ...] | None:
 
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 _CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})
-
-
-@lru_cache(maxsize=1024)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """GitHub's filter glob: `*` (not /), `**`, `?`/`+` quantify the previous char, `[..]`."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c in "?+" and out:
-            out.append(c)
-            i += 1
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append(f"[{body}]" if body else re.escape("[]"))
-            i = end + 1
-        elif c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    try:
-        return re.compile("".join(out) + r"\Z")
-    except re.error:
-        return re.compile(re.escape(pattern) + r"\Z")
-
-
-def filter_matches(patterns: Sequence[str], path: str) -> bool:
-    """Whether `path` is selected by a filter list; a later `!pattern` can unselect it."""
-    selected = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        if glob_regex(pattern[1:] if negated else pattern).match(path):
-            selected = not negated
-    return selected
 
 
 def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> bool:

@@ -14,10 +14,10 @@ from types import MappingProxyType
 from typing import Any
 
 import jsonschema
-import yaml
 
 from ghapp.core.catalog import Catalog, Rule
 from ghapp.core.errors import GhappError
+from ghapp.core.yamlnodes import YamlError, load_document
 
 RULE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -142,9 +142,9 @@ def load_catalog(paths: Iterable[Path] | None = None) -> Catalog:
     tool_ids: set[str] = set()
     for path in files:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            doc = load_document(path.read_text(encoding="utf-8")) or {}
             jsonschema.validate(doc, FILE_SCHEMA)
-        except (yaml.YAMLError, jsonschema.ValidationError) as exc:
+        except (YamlError, jsonschema.ValidationError) as exc:
             raise GhappError(f"{path.name}: invalid rules catalog: {_short(exc)}") from None
         for raw in doc.get("rules", []):
             if raw["id"] in rules:

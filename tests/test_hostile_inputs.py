@@ -96,3 +96,88 @@ def test_hostile_config_glob_finishes_and_the_rest_is_checked(
     assert code == 1 and "k8s/privileged" in rules(report)
     unowned = {f["path"] for f in report["findings"] if f["rule"] == "codeowners/unowned-file"}
     assert unowned == {"a" * 100 + "b"}
+
+
+DANGEROUS_WORKFLOW = """\
+on: pull_request_target
+permissions: write-all
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with: {ref: "${{ github.event.pull_request.head.sha }}"}
+      - run: make test
+"""
+
+
+def bomb() -> str:
+    """About 600 bytes that expand to 387,420,489 strings."""
+    text = 'l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for level in range(1, 9):
+        text += f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]\n"
+    return text
+
+
+def repo(root: Path, files: dict[str, str]) -> Path:
+    write(root, {".github/ghapp.yml": POLICY, "deploy/pod.yaml": PRIVILEGED_POD, **files})
+    return root
+
+
+def test_unquoted_invalid_date_is_read_as_text_and_the_workflow_is_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    workflow = "name: 2026-02-30\n" + DANGEROUS_WORKFLOW
+    code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
+    assert code == 1
+    assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
+
+
+def test_integer_over_4300_digits_is_read_as_text_and_the_manifest_is_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: svc}\n"
+        f"spec: {{owner: group:payments, tier: {'9' * 5000}}}\n"
+    )
+    code, report, _ = check(capsys, repo(tmp_path, {"catalog-info.yaml": manifest}))
+    assert code == 1 and "k8s/privileged" in rules(report)
+    assert [(s["name"], s["tier"]) for s in report["services"]] == [("svc", "9" * 5000)]
+
+
+def test_alias_bomb_in_the_policy_is_a_config_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = bomb() + "enforce: true\nignore: *l8\n"
+    code, report, _ = check(capsys, repo(tmp_path, {".github/ghapp.yml": policy}))
+    assert code == 1 and report["conclusion"] == "failure"
+    assert {"config/invalid", "k8s/privileged"} <= rules(report)
+
+
+def test_alias_bomb_in_a_manifest_is_a_manifest_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = bomb() + "apiVersion: backstage.io/v1alpha1\nkind: Component\nspec: {owner: *l8}\n"
+    code, report, _ = check(capsys, repo(tmp_path, {"catalog-info.yaml": manifest}))
+    assert code == 1
+    assert {"manifest/invalid-yaml", "k8s/privileged"} <= rules(report)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("dir.yml", bomb() + "users: *l8\n", "expands to more than"),
+        ("dir.json", '{"users": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested more than"),
+        ("dir.yml", "users: 5\n", "must be a list of names"),
+        ("dir.yml", "teams: [{a: 1}]\n", "must be a list of names"),
+    ],
+    ids=["alias-bomb", "deep-json", "not-a-list", "not-names"],
+)
+def test_hostile_directory_file_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    root = repo(tmp_path / "repo", {})
+    (tmp_path / name).write_text(text)
+    code, _, err = check(capsys, root, "--directory", str(tmp_path / name))
+    assert code == 2
+    assert err.startswith("ghapp: error: ") and err.count("\n") == 1 and message in err

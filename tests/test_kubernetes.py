@@ -226,12 +226,22 @@ def test_malformed_yaml_that_is_not_a_manifest_is_ignored() -> None:
     assert check({"notes.yaml": "key: [unclosed\n"}) == []
 
 
-def test_heavily_aliased_document_is_checked_without_expanding_it() -> None:
-    # 10**8 leaves if walked as a tree; the checks only read fixed paths, so this stays cheap.
+def test_alias_bomb_is_refused_with_a_finding_instead_of_being_expanded() -> None:
+    # 10**8 leaves once expanded: over the loader's budget, so it is never built.
     bomb = POD.format(name="p") + HARDENED_CONTAINER + "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
     for level in range(1, 9):
         bomb += f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
-    assert check({"bomb.yaml": bomb}) == []
+    (finding,) = check({"bomb.yaml": bomb})
+    assert finding.rule == "k8s/unparseable" and "expands to more than" in finding.message
+
+
+def test_moderately_aliased_document_is_checked() -> None:
+    shared = (
+        POD.format(name="p") + HARDENED_CONTAINER + "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    )
+    for level in range(1, 4):
+        shared += f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
+    assert check({"shared.yaml": shared}) == []
 
 
 def test_containers_shared_through_an_alias_are_checked_in_each_workload() -> None:

@@ -15,8 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ghapp import __version__
 from ghapp.core.errors import GhappError
 
@@ -72,16 +70,26 @@ def _is_offline(argv: list[str]) -> bool:
 def load_directory(path: Path) -> Any:
     """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`."""
     from ghapp.core.ownership.directory import StaticDirectory
+    from ghapp.core.yamlnodes import YamlError, load_document
 
     try:
-        data = yaml.safe_load(read_file(path)) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML/JSON: {str(exc).splitlines()[0]}") from None
+        data = load_document(read_file(path)) or {}
+    except YamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise UsageError(f"{path}: invalid YAML/JSON{where}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping with users/teams/emails/write lists")
-    lists = {k: [str(x) for x in data.get(k) or []] for k in ("users", "teams", "emails")}
-    write = data.get("write")
-    return StaticDirectory(**lists, write=None if write is None else [str(x) for x in write])
+    lists = {k: _names(path, data, k) or [] for k in ("users", "teams", "emails")}
+    return StaticDirectory(**lists, write=_names(path, data, "write"))
+
+
+def _names(path: Path, data: dict[str, Any], key: str) -> list[str] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(isinstance(v, dict | list) for v in value):
+        raise UsageError(f"{path}: `{key}` must be a list of names")
+    return [str(v) for v in value]
 
 
 def read_file(path: Path) -> str:

@@ -181,3 +181,15 @@ def test_hostile_directory_file_is_one_line_and_exit_2(
     code, _, err = check(capsys, root, "--directory", str(tmp_path / name))
     assert code == 2
     assert err.startswith("ghapp: error: ") and err.count("\n") == 1 and message in err
+
+
+def test_if_with_400_nested_parentheses_is_read_and_the_workflow_is_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    deep = "(" * 400 + "github.event_name == 'push'" + ")" * 400
+    workflow = DANGEROUS_WORKFLOW.replace(
+        "      - run: make test", f"      - if: {deep}\n        run: make"
+    )
+    code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
+    assert code == 1
+    assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)

@@ -26,7 +26,7 @@ RULE_SCHEMA: dict[str, Any] = {
     "properties": {
         "id": {
             "type": "string",
-            "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config)/[a-z0-9-]+$",
+            "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config|ghapp)/[a-z0-9-]+$",
         },
         "title": {"type": "string", "minLength": 1},
         "severity": {"enum": ["error", "warning", "notice"]},

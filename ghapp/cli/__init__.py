@@ -1,6 +1,7 @@
 """The `ghapp` command line: offline checks (`check`, `owners`, `rules`) and the app's processes.
 
-Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason).
+Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason),
+and 2 with one line for any unexpected failure too: a user never sees a traceback.
 Each command lives in its own module with `add_command(subparsers)`; its heavy imports happen
 inside the command, so `ghapp --version` and the offline commands start fast.
 """
@@ -39,10 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except GhappError as exc:
-        print(f"ghapp: error: {exc}", file=sys.stderr)
+        print(f"ghapp: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an exhausted resource: one line, never a traceback
+        detail = _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        print(f"ghapp: error: unexpected {detail}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:1000]
 
 
 def build_parser(*, with_extensions: bool = True) -> argparse.ArgumentParser:

@@ -8,6 +8,11 @@ overrides apply ("off" drops the finding), owners are assigned (the service owne
 CODEOWNERS owners of the path), and waivers mark findings `waived`. The conclusion is `neutral`
 without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
 `success`.
+
+No step's failure loses the others' findings: each runs under a `Guard` (ghapp.core.failures)
+that turns an unexpected exception into a `ghapp/check-failed` error naming the step and file.
+Such a finding always counts as new (the failure hides what the step would have found), and a
+policy that cannot be read at all is replaced by the enforcing default.
 """
 
 from __future__ import annotations
@@ -15,14 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
+from ghapp.core.failures import CHECK_FAILED, Guard, WatchedSnapshot
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
-from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
+from ghapp.core.model import (
+    CATEGORIES,
+    CategoryCoverage,
+    Conclusion,
+    FileOwners,
+    Finding,
+    Report,
+    Service,
+    Severity,
+)
 from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
@@ -68,32 +84,46 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
-    policy, problems = read_policy(
-        base if base is not None else head,
-        org_text=org_config,
-        repo_text=repo_config,
-        today=today,
+    watched_head = WatchedSnapshot(head)
+    watched_base = WatchedSnapshot(base) if base is not None else None
+    policy_source = watched_base or watched_head
+    enforcing: tuple[Policy, tuple[ConfigProblem, ...]] = (Policy(configured=True), ())
+    (policy, problems), failures = Guard(policy_source, catalog).run(
+        "policy reading",
+        partial(
+            read_policy, policy_source, org_text=org_config, repo_text=repo_config, today=today
+        ),
+        enforcing,
     )
     if extra_waivers:
         live = tuple(w for w in extra_waivers if w.until is None or w.until >= today)
         policy = replace(policy, waivers=policy.waivers + live)
-    if changed is None and base is not None:
-        changed = changed_paths(base, head)
+    if changed is None and watched_base is not None:
+        changed = changed_paths(watched_base, watched_head)
     changed_set = frozenset(changed) if changed is not None else None
 
-    current = run_checks(head, catalog, policy, today, changed_set, directory)
-    findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
-    if base is not None:
-        before = run_checks(base, catalog, policy, today, changed_set, directory)
+    current = run_checks(watched_head, catalog, policy, today, changed_set, directory)
+    findings = [*current.findings, *(_config_finding(catalog, p) for p in problems), *failures]
+    if watched_base is not None:
+        before = run_checks(watched_base, catalog, policy, today, changed_set, directory)
         known = {f.fingerprint for f in before.findings}
-        findings = [f.with_(new=f.fingerprint not in known) for f in findings]
+        findings = [
+            f.with_(new=f.rule == CHECK_FAILED or f.fingerprint not in known) for f in findings
+        ]
 
     ctx = current.context
-    findings = apply_policy(findings, ctx)
-    coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
-    files = resolve_files(
-        ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
+    guard = Guard(watched_head, catalog)
+    changed_list = sorted(changed_set) if changed_set is not None else None
+    coverage, failed = guard.run(
+        "scan coverage",
+        partial(compute_coverage, ctx, changed_list),
+        {c: CategoryCoverage() for c in CATEGORIES},
     )
+    findings += failed
+    paths = changed_list if changed_list is not None else ctx.snapshot.paths()
+    no_files: tuple[FileOwners, ...] = ()
+    files, failed = guard.run("ownership resolution", partial(resolve_files, ctx, paths), no_files)
+    findings = apply_policy([*findings, *failed], ctx)
     services = tuple(
         replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services
     )
@@ -116,13 +146,19 @@ def run_checks(
     changed: frozenset[str] | None,
     directory: OwnerDirectory | None,
 ) -> Evaluation:
-    """Parse ownership once, then run every check over one snapshot."""
-    located = find_codeowners(snapshot)
+    """Parse ownership once, then run every check over one snapshot (each under a guard)."""
+    watched = snapshot if isinstance(snapshot, WatchedSnapshot) else WatchedSnapshot(snapshot)
+    guard = Guard(watched, catalog)
+    located = find_codeowners(watched)
     text = located.text if located is not None else None
-    codeowners = CodeOwners.from_text(text) if text is not None else None
-    services, manifest_findings = discover_services(snapshot, catalog)
+    codeowners, findings = guard.run("CODEOWNERS parsing", partial(_parse_codeowners, text), None)
+    no_services: tuple[tuple[Service, ...], Sequence[Finding]] = ((), ())
+    (services, manifest_findings), failed = guard.run(
+        "manifest reading", partial(discover_services, watched, catalog), no_services
+    )
+    findings += [*failed, *manifest_findings]
     ctx = Context(
-        snapshot=snapshot,
+        snapshot=watched,
         catalog=catalog,
         policy=policy,
         today=today,
@@ -132,10 +168,16 @@ def run_checks(
         changed=changed,
         directory=directory,
     )
-    findings = list(manifest_findings)
     for check in CHECKS:
-        findings.extend(check(ctx))
+        if check is check_codeowners and codeowners is None and text is not None:
+            continue  # CODEOWNERS could not be parsed: that failure is already reported
+        name = check.__name__.removeprefix("check_")
+        findings += guard.findings(f"{name} check", partial(check, ctx))
     return Evaluation(ctx, tuple(findings))
+
+
+def _parse_codeowners(text: str | None) -> CodeOwners | None:
+    return CodeOwners.from_text(text) if text is not None else None
 
 
 def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:

@@ -193,3 +193,59 @@ def test_if_with_400_nested_parentheses_is_read_and_the_workflow_is_checked(
     code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
     assert code == 1
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
+
+
+def padded(text: str, size: int) -> str:
+    line = "# " + "x" * 78 + "\n"
+    return text + line * (size // len(line) + 1)
+
+
+def sparse(path: Path, size: int) -> None:
+    """A file of `size` bytes that costs no disk (past the CLI's 25 MB read limit)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.truncate(size)
+
+
+def test_dangerous_workflow_padded_to_3_mb_blocks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    big = padded(DANGEROUS_WORKFLOW, 3_000_000)
+    code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": big}))
+    assert code == 1 and {"workflow/unreadable", "k8s/privileged"} <= rules(report)
+
+
+def test_workflow_past_the_read_limit_blocks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sparse(tmp_path / ".github/workflows/x.yml", 30_000_000)
+    code, report, _ = check(capsys, repo(tmp_path, {}))
+    assert code == 1 and {"workflow/unreadable", "k8s/privileged"} <= rules(report)
+
+
+def test_alias_bomb_workflow_blocks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    workflow = bomb() + "name: *l8\n" + DANGEROUS_WORKFLOW
+    code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
+    assert code == 1 and {"workflow/unreadable", "k8s/privileged"} <= rules(report)
+
+
+def test_policy_of_50_mb_is_an_error_not_a_missing_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = repo(tmp_path, {})
+    sparse(root / ".github/ghapp.yml", 50_000_000)
+    code, report, _ = check(capsys, root)
+    assert code == 1 and report["conclusion"] == "failure"
+    assert {"config/invalid", "k8s/privileged"} <= rules(report)
+
+
+def test_privileged_pod_padded_to_3_mb_blocks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    big = padded(PRIVILEGED_POD, 3_000_000)
+    code, report, _ = check(capsys, repo(tmp_path, {"deploy/big.yaml": big}))
+    assert code == 1
+    findings = {(f["rule"], f["path"]) for f in report["findings"] if f["severity"] == "error"}
+    assert {("k8s/file-too-large", "deploy/big.yaml"), ("k8s/privileged", "deploy/pod.yaml")} <= (
+        findings
+    )

@@ -40,7 +40,8 @@ from ghapp.core.kubernetes.workloads import (
     split_documents,
 )
 from ghapp.core.model import Finding
-from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError
+from ghapp.core.snapshot import content_id, digest
+from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError, YamlLimitError
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 # Pod-level booleans that share a node namespace with the pod: key -> (rule, what is shared).
@@ -62,24 +63,37 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             patches |= patch_paths(path, data.decode("utf-8", errors="replace"))
     findings: list[Finding] = []
     files_read = bytes_read = 0
-    for path in manifest_candidates(paths):
+    truncated = False
+    changed = ctx.changed or frozenset()
+    # The files a change touched come first, so the budget can never be spent to hide them.
+    for path in sorted(manifest_candidates(paths), key=lambda p: p not in changed):
         if path in patches:
             continue
-        size = snapshot.size(path)
-        if size is not None and size > MAX_YAML_BYTES:
-            findings.append(_too_large(ctx, path, size))
+        if truncated or files_read >= MAX_MANIFEST_FILES or bytes_read > MAX_TOTAL_BYTES:
+            if not truncated:
+                findings.append(_truncated(ctx, path, files_read))
+                truncated = True
+            if path not in changed:
+                break
+            why = "the budget of YAML to read was spent before it"
+            findings.append(_unchecked(ctx, path, why, content_id(snapshot, path)))
             continue
-        if files_read >= MAX_MANIFEST_FILES or bytes_read + (size or 0) > MAX_TOTAL_BYTES:
-            findings.append(_truncated(ctx, path, files_read))
-            break
+        # Read even when over the YAML limit: the bytes still tell whether it may be a manifest.
         data = snapshot.read(path)
         if data is None:
+            why = "the file could not be read"
+            findings.append(_unchecked(ctx, path, why, content_id(snapshot, path)))
             continue
         files_read += 1
         bytes_read += len(data)
+        if not may_hold_pod_spec(data):
+            continue
         if len(data) > MAX_YAML_BYTES:
-            findings.append(_too_large(ctx, path, len(data)))
-        elif may_hold_pod_spec(data):
+            why = (
+                f"the file is {len(data):,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for YAML"
+            )
+            findings.append(_unchecked(ctx, path, why, digest(data)))
+        else:
             findings.extend(_check_file(ctx, path, data))
     return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
 
@@ -120,6 +134,9 @@ def _check_document(ctx: Context, path: str, text: str) -> list[Finding]:
     """Findings of one document (or a whole file), with lines relative to `text`."""
     try:
         docs = parse_manifest(text)
+    except YamlLimitError as exc:
+        content = digest(text.encode("utf-8", "replace"))
+        return [_unchecked(ctx, path, str(exc), content, exc.line)]
     except YamlError as exc:
         if looks_like_helm_template(text):
             return []  # an unrendered template: not YAML yet, nothing to say
@@ -367,12 +384,15 @@ def _is_templated(image: str) -> bool:
     return "{{" in image or "${" in image or "$(" in image
 
 
-def _too_large(ctx: Context, path: str, size: int) -> Finding:
+def _unchecked(ctx: Context, path: str, why: str, content: str, line: int | None = None) -> Finding:
+    """A file that may hold workloads but could not be checked (the subject changes with its
+    content, so a pull request that changes it gets a new finding)."""
     return ctx.finding(
         "k8s/file-too-large",
-        f"{path} is {size} bytes, over the {MAX_YAML_BYTES}-byte limit for YAML; not checked",
+        f"{path} may hold Kubernetes workloads but was not checked: {why}",
         path=path,
-        subject="size",
+        line=line,
+        subject=f"unchecked {content}",
     )
 
 

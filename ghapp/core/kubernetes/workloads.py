@@ -4,8 +4,10 @@ Theory of operation. Any YAML file may be a manifest, so the cost is kept bounde
 steps, cheapest first: (1) by path — only `*.yaml`/`*.yml`, never files that are known to be
 something else (workflows, compose files, Backstage manifests, Helm values and chart
 templates, kustomize patches); (2) by bytes — a file that does not mention `apiVersion`, `kind`
-and `containers` cannot hold a pod spec, so it is never parsed; (3) by size and count — files
-over the YAML loader's limit and files past a total budget are reported as notices, not read.
+and `containers` cannot hold a pod spec, so it is never parsed; (3) by size and count — a file
+that may hold a pod spec but is over the YAML loader's limits is an error (`k8s/file-too-large`:
+what is not checked must not pass), and past a total budget of files and bytes checking stops
+with a notice (the files a change touched are checked first; any the budget misses is an error).
 
 Pod specs are then found at fixed paths per kind (no recursive walk: documents may share
 structures through aliases), `kind: List` items one level deep.

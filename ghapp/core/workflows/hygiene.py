@@ -54,11 +54,13 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
         if wf.error is not None:
             findings.append(
                 ctx.finding(
-                    "workflow/invalid",
-                    f"{wf.path} cannot be used as a workflow: {wf.error}",
+                    "workflow/unreadable" if wf.unread else "workflow/invalid",
+                    f"ghapp cannot check {wf.path}, which GitHub may still run: {wf.error}"
+                    if wf.unread
+                    else f"{wf.path} cannot be used as a workflow: {wf.error}",
                     path=wf.path,
                     line=wf.error_line,
-                    subject=wf.path,
+                    subject=f"{wf.path} {wf.unread}" if wf.unread else wf.path,
                 )
             )
             continue

@@ -1,8 +1,10 @@
 """GitHub Actions workflows as values: triggers, jobs and steps with their line numbers.
 
 `load_workflows(snapshot)` parses every `.github/workflows/*.yml|yaml` (GitHub reads only that
-folder, not its subfolders) with the line-aware YAML loader. A file that cannot be read is kept
-as a `Workflow` with `error` set, so hygiene checks can report it and coverage skips it.
+folder, not its subfolders) with the line-aware YAML loader. A file that cannot be used is kept
+as a `Workflow` with `error` set, so hygiene checks can report it and coverage skips it; when
+ghapp could not even read it in full (over the YAML limits, or unreadable) `unread` is set too,
+because GitHub may well run what ghapp could not check.
 `expand_steps` walks a workflow's jobs and follows job-level `uses: ./.github/workflows/x.yml`
 into the called workflow's jobs (cycle-safe), which is how a PR-triggered caller makes a
 `workflow_call`-only file run on pull requests.
@@ -16,9 +18,16 @@ from typing import Any
 
 # `filter_matches` and `may_run` are re-exported: coverage, hygiene and the tests import them here.
 from ghapp.core.globs import filter_matches as filter_matches
-from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.snapshot import Snapshot, content_id, digest, read_bounded
 from ghapp.core.workflows.expressions import may_run as may_run
-from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+from ghapp.core.yamlnodes import (
+    MAX_YAML_BYTES,
+    LineDict,
+    LineList,
+    YamlError,
+    YamlLimitError,
+    load_document,
+)
 
 WORKFLOW_DIR = ".github/workflows/"
 MAX_CALL_DEPTH = 10  # GitHub allows 4 levels of nesting; a deeper chain is a cycle or junk
@@ -94,6 +103,7 @@ class Workflow:
     has_permissions: bool = False
     error: str | None = None
     error_line: int | None = None
+    unread: str | None = None  # not read in full: what identifies its content (`content_id`)
 
     def trigger(self, event: str) -> Trigger | None:
         return next((t for t in self.triggers if t.event == event), None)
@@ -124,9 +134,11 @@ def load_workflows(snapshot: Snapshot) -> tuple[Workflow, ...]:
     """Every workflow file of the snapshot, parsed (sorted by path)."""
     out = []
     for path in sorted(p for p in snapshot.paths() if is_workflow_path(p)):
-        text = read_text(snapshot, path)
-        if text is not None:
-            out.append(parse_workflow(path, text))
+        data, problem = read_bounded(snapshot, path, MAX_YAML_BYTES)
+        if data is None:
+            out.append(Workflow(path, error=problem, unread=content_id(snapshot, path)))
+        else:
+            out.append(parse_workflow(path, data.decode("utf-8", errors="replace")))
     return tuple(out)
 
 
@@ -135,6 +147,9 @@ def parse_workflow(path: str, text: str) -> Workflow:
     lines = tuple(text.splitlines())
     try:
         doc = load_document(text)
+    except YamlLimitError as exc:
+        unread = digest(text.encode("utf-8", errors="replace"))
+        return Workflow(path, lines, error=str(exc), error_line=exc.line, unread=unread)
     except YamlError as exc:
         return Workflow(path=path, lines=lines, error=str(exc), error_line=exc.line)
     if not isinstance(doc, LineDict):

@@ -122,7 +122,13 @@ def test_integers_too_long_to_print_stay_text() -> None:
 
 @pytest.mark.parametrize(
     ("text", "line"),
-    [("a: 1\nb: !!float abc\n", 2), ("a: !!bool maybe\n", 1), ("? [a]\n: b\n", 1)],
+    [
+        ("a: 1\nb: !!float abc\n", 2),
+        ("a: !!bool maybe\n", 1),
+        ("? [a]\n: b\n", 1),
+        ("!!int ", 1),  # found by tests/test_fuzz.py: PyYAML raises IndexError
+        ("a: !!timestamp soon\n", 1),
+    ],
 )
 def test_values_no_constructor_can_build_are_errors_with_a_line(text: str, line: int) -> None:
     with pytest.raises(YamlError) as caught:

@@ -93,7 +93,7 @@ def _loader_class(base: Any) -> Any:
                 return super().construct_object(node, deep=deep)
             except (yaml.YAMLError, YamlError):
                 raise
-            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            except Exception as exc:
                 # e.g. `!!float abc`, `!!bool maybe`: a value no constructor can build
                 kind = str(node.tag).rsplit(":", 1)[-1]
                 shown = str(node.value)[:60] if node.__class__ is ScalarNode else "value"

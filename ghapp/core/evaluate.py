@@ -37,7 +37,7 @@ from ghapp.core.policy.suppressions import (
 )
 from ghapp.core.snapshot import Snapshot
 from ghapp.core.workflows.coverage import check_coverage, compute_coverage
-from ghapp.core.workflows.hygiene import check_workflows
+from ghapp.core.workflows.hygiene import check_actions, check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
@@ -45,6 +45,7 @@ CHECKS: tuple[Check, ...] = (
     check_manifests,
     check_coverage,
     check_workflows,
+    check_actions,
     check_kubernetes,
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}

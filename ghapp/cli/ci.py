@@ -11,12 +11,9 @@ as `ghapp check`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,63 +28,11 @@ from ghapp.cli.output import (
     use_color,
 )
 
-PR_EVENTS = ("pull_request", "pull_request_target")
 SUMMARY_BYTES = 1_000_000  # GitHub accepts 1 MiB of step summary per step
 NEEDS = (
     "GITHUB_ACTIONS=true, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_SHA, GITHUB_WORKSPACE "
     "(and GITHUB_STEP_SUMMARY, GITHUB_OUTPUT to write to)"
 )
-
-
-@dataclass(frozen=True)
-class ActionsEnvironment:
-    """What the Actions runner tells a step about its run."""
-
-    event_name: str
-    event_path: Path | None
-    sha: str | None
-    workspace: Path | None
-    step_summary: Path | None
-    output: Path | None
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> ActionsEnvironment:
-        if environ.get("GITHUB_ACTIONS") != "true":
-            raise UsageError(
-                f"ghapp ci runs inside GitHub Actions and reads {NEEDS}; GITHUB_ACTIONS is not "
-                "set, so run `ghapp check` here"
-            )
-
-        def path(name: str) -> Path | None:
-            value = environ.get(name)
-            return Path(value) if value else None
-
-        return cls(
-            event_name=environ.get("GITHUB_EVENT_NAME", ""),
-            event_path=path("GITHUB_EVENT_PATH"),
-            sha=environ.get("GITHUB_SHA") or None,
-            workspace=path("GITHUB_WORKSPACE"),
-            step_summary=path("GITHUB_STEP_SUMMARY"),
-            output=path("GITHUB_OUTPUT"),
-        )
-
-    def payload(self) -> dict[str, Any]:
-        if self.event_path is None:
-            return {}
-        try:
-            data = json.loads(self.event_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"GITHUB_EVENT_PATH {self.event_path}: cannot read: {exc}") from None
-        return data if isinstance(data, dict) else {}
-
-
-@dataclass(frozen=True)
-class Range:
-    """What to evaluate: `head` against `base` (either None: the whole working tree)."""
-
-    base: str | None
-    head: str | None
-    description: str
 
 
 def add_command(sub: Any) -> None:
@@ -112,7 +57,10 @@ def add_command(sub: Any) -> None:
 
 
 def run_ci(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    import secrets
+
     from ghapp import commits
+    from ghapp.cli.actions_env import ActionsEnvironment, event_range
     from ghapp.core.evaluate import evaluate
     from ghapp.render import render_markdown, render_sarif, render_text
     from ghapp.render.annotations import workflow_commands
@@ -168,41 +116,6 @@ def run_ci(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
         print(line)
     print(quiet_line("ci", report))
     return exit_status(report)
-
-
-def event_range(env: ActionsEnvironment, root: Path) -> Range:
-    """The commits the event is about (see the module docstring)."""
-    from ghapp import commits
-
-    payload = env.payload()
-    if env.event_name in PR_EVENTS:
-        pr = payload.get("pull_request") or {}
-        base, head = _sha(pr, "base"), _sha(pr, "head")
-        if not (base and head):
-            raise UsageError(f"{env.event_name} payload has no pull_request.base.sha/head.sha")
-        number = pr.get("number")
-        return Range(base, head, f"pull request #{number}: {base[:12]}..{head[:12]}")
-    if env.event_name == "merge_group":
-        group = payload.get("merge_group") or {}
-        base, head = group.get("base_sha"), group.get("head_sha")
-        if isinstance(base, str) and isinstance(head, str):
-            return Range(base, head, f"merge group: {base[:12]}..{head[:12]}")
-    if env.event_name == "push" and not payload.get("deleted"):
-        head = env.sha or payload.get("after")
-        if not isinstance(head, str) or not head:
-            raise UsageError("push event without GITHUB_SHA")
-        commits.ensure_commit(root, head, "the pushed commit")
-        parent = commits.parent_of(root, head)
-        if parent is None:
-            return Range(None, head, f"push of root commit {head[:12]}: the whole tree")
-        return Range(parent, head, f"push: {head[:12]} against its parent {parent[:12]}")
-    return Range(None, None, f"{env.event_name or 'no event'}: the whole tree")
-
-
-def _sha(pr: Mapping[str, Any], side: str) -> str | None:
-    ref = pr.get(side)
-    sha = ref.get("sha") if isinstance(ref, Mapping) else None
-    return sha if isinstance(sha, str) and sha else None
 
 
 def _below(prefix: str, paths: list[str]) -> list[str]:

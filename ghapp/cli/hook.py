@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ def add_command(sub: Any) -> None:
 
 
 def run_hook(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from ghapp.core.evaluate import evaluate
     from ghapp.render import render_text
     from ghapp.rules import default_catalog

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from ghapp.core.model import SEVERITIES, Finding, Report
+if TYPE_CHECKING:  # the core is imported when a command runs, not when the parser is built
+    from ghapp.core.model import Finding, Report
 
 FAIL_ON = ("policy", "error", "warning", "never")
-_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}  # error 0, warning 1, notice 2
+_RANK: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
 
 
 def add_output_options(p: Any, *, fail_on: str = "policy") -> None:
     p.add_argument(
         "--min-severity",
-        choices=tuple(reversed(SEVERITIES)),
+        choices=("notice", "warning", "error"),
         default="notice",
         help="report only findings of this severity or higher (default: notice, all)",
     )
@@ -40,6 +40,8 @@ def add_output_options(p: Any, *, fail_on: str = "policy") -> None:
 
 def shape_report(report: Report, args: argparse.Namespace) -> Report:
     """The report as the options ask: findings below --min-severity dropped, --fail-on applied."""
+    from dataclasses import replace
+
     from ghapp.core.evaluate import REPORT_ONLY_NOTE
 
     threshold = _RANK[args.min_severity]

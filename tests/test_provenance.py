@@ -75,7 +75,9 @@ def test_policy_layers_locked_keys_and_waivers_are_reported() -> None:
     assert "enforce" not in policy.layers[1].keys  # the org locks it: not the repository's
     assert policy.enforce
     assert [w.rule for w in policy.waivers] == ["k8s/privileged"]
-    assert [(w.rule, w.until) for w in policy.expired_waivers] == [("k8s/host-network", "2020-01-01")]
+    assert [(w.rule, w.until) for w in policy.expired_waivers] == [
+        ("k8s/host-network", "2020-01-01")
+    ]
 
 
 def test_comment_waivers_are_named_as_such_and_expired_ones_are_listed() -> None:
@@ -91,7 +93,11 @@ def test_comment_waivers_are_named_as_such_and_expired_ones_are_listed() -> None
 def test_scan_sites_say_where_they_are_and_why_they_do_not_count() -> None:
     report = run(FILES, base=DictSnapshot(FILES), changed=["services/payments/app.py"])
     sast = report.coverage["sast"].sites[0]  # type: ignore[attr-defined]
-    assert (sast.path, sast.job, sast.on_pull_request) == (".github/workflows/ci.yml", "sast", False)
+    assert (sast.path, sast.job, sast.on_pull_request) == (
+        ".github/workflows/ci.yml",
+        "sast",
+        False,
+    )
     assert "not pull_request" in sast.why_not_on_pull_request
     secrets = report.coverage["secrets"].sites[0]  # type: ignore[attr-defined]
     assert (secrets.job, secrets.step, secrets.blocking) == ("secrets", "gitleaks", False)
@@ -106,10 +112,6 @@ def test_a_stored_report_reads_back_equal() -> None:
 
 
 def test_the_example_repository_report_reads_back_equal() -> None:
-    files = {
-        str(p.relative_to(EXAMPLE)): p.read_text()
-        for p in EXAMPLE.rglob("*")
-        if p.is_file()
-    }
+    files = {str(p.relative_to(EXAMPLE)): p.read_text() for p in EXAMPLE.rglob("*") if p.is_file()}
     report = run(files)
     assert report_from_json(report.to_json()) == report  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -34,8 +35,15 @@ PAYMENTS = Service(
 CODEOWNERS_SOURCE = OwnerSource("codeowners", ".github/CODEOWNERS", 3, "/services/payments/")
 
 
-def finding(n: int, *, severity: str = "error", new: bool = True, waived: bool = False,
-            owner: str = "@acme/payments", **changes: Any) -> Finding:  # fmt: skip
+def finding(
+    n: int,
+    *,
+    severity: str = "error",
+    new: bool = True,
+    waived: bool = False,
+    owner: str = "@acme/payments",
+    **changes: Any,
+) -> Finding:
     values: dict[str, Any] = {
         "rule": "k8s/privileged",
         "severity": severity,
@@ -125,7 +133,9 @@ def test_title_and_summary_count_the_same_findings() -> None:
 def test_blocking_findings_are_grouped_by_owner_with_location_and_fix() -> None:
     text = render_markdown(mixed())
     blocking = text.split("#### What blocks")[1].split("####")[0]
-    assert blocking.index("**@acme/payments** · 1") < blocking.index("`services/payments/k8s/deploy-1.yaml:2`")
+    assert blocking.index("**@acme/payments** · 1") < blocking.index(
+        "`services/payments/k8s/deploy-1.yaml:2`"
+    )
     assert blocking.index("**@acme/platform** · 1") < blocking.index("deploy-2.yaml:3")
     assert "**Fix:** Set `privileged: false`" in blocking
     assert "container `api-1` runs privileged" in blocking
@@ -216,19 +226,20 @@ def test_pull_request_text_is_inert_in_the_summary() -> None:
             path=f"services/payments/{hostile}.yaml",
             message=f"container `{hostile}` in {hostile}",
             owner="@victim",
-            owner_source=OwnerSource("manifest", "services/payments/catalog-info.yaml", 9,
-                                     validated=False),  # fmt: skip
+            owner_source=OwnerSource(
+                "manifest", "services/payments/catalog-info.yaml", 9, validated=False
+            ),
         ),
         finding(2, new=False, owner="@victim", owner_source=OwnerSource("check", validated=False)),
     )
-    rep = Report(
-        **{
-            **rep.__dict__,
-            "services": (Service(name=hostile, path="services/payments",
-                                 manifest="services/payments/catalog-info.yaml", owner="@victim",
-                                 oncall=(hostile,)),),  # fmt: skip
-        }
+    service = Service(
+        name=hostile,
+        path="services/payments",
+        manifest="services/payments/catalog-info.yaml",
+        owner="@victim",
+        oncall=(hostile,),
     )
+    rep = dataclasses.replace(rep, services=(service,))
     html = cmarkgfm.github_flavored_markdown_to_html(
         render_markdown(rep), options=Options.CMARK_OPT_UNSAFE
     )

@@ -84,7 +84,7 @@ def open_store(settings: Settings) -> Any:
     from ghapp.store.service import Store
 
     try:
-        return Store.open(settings.database_url)
+        return Store.open(settings.database_url, retention_days=settings.evaluation_retention_days)
     except Exception as exc:  # unreachable database, bad URL, failed migration
         raise GhappError(f"cannot open the database {settings.database_url!r}: {exc}") from None
 
@@ -100,6 +100,7 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     store = open_store(settings)
     processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    processor.services.evaluations = store.evaluations
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])

@@ -95,6 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ghapp.app.logs import configure_logging
     from ghapp.app.server import create_app
     from ghapp.store.metrics import metrics_route
+    from ghapp.web.routes import web_routes
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -107,6 +108,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     app = create_app(settings, build_sink(settings, processor, store))
     app.router.routes.append(metrics_route(store.metrics))
+    app.router.routes.append(web_routes(settings, store.evaluations, github=processor.github))
     uvicorn.run(
         app,
         host=settings.host,

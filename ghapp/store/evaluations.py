@@ -118,9 +118,7 @@ class EvaluationStore:
         )
         keep = and_(e.default_branch.is_(True), e.evaluated_at == newest_default)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                delete(evaluations).where(e.evaluated_at < cutoff, not_(keep))
-            )
+            result = conn.execute(delete(evaluations).where(e.evaluated_at < cutoff, not_(keep)))
         return int(result.rowcount or 0)
 
     def _maybe_prune(self) -> None:

@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("report", sa.Text),
         sa.Column("error", sa.Text),
         sa.Column("evaluated_at", sa.Float(53), nullable=False),
-        sa.UniqueConstraint(
-            "repository", "head_sha", "kind", name="uq_ghapp_evaluations_commit"
-        ),
+        sa.UniqueConstraint("repository", "head_sha", "kind", name="uq_ghapp_evaluations_commit"),
     )
     op.create_index(
         "ix_ghapp_evaluations_default",

@@ -39,6 +39,7 @@ STATES = {
     "existing": "Existing",
     "waived": "Waived",
 }
+STATE_ORDER = {"blocking": 0, "new": 1, "existing": 2, "waived": 3}
 SERVICE_FIELDS = ("owner", "oncall", "tier", "data", "runbook", "dashboard", "slo", "lifecycle")
 
 
@@ -123,7 +124,10 @@ def page_context(
     web = settings.github_web_url
     repo_url = f"{web}/{record.repository}"
     blocking_ids = {id(f) for f in blocking(report.findings)} if enforcing(report) else set()
-    chosen = [f for f in report.findings if filters.keep(f, blocking_ids)]
+    chosen = sorted(
+        (f for f in report.findings if filters.keep(f, blocking_ids)),
+        key=lambda f: STATE_ORDER[state_of(f, blocking_ids)],  # what blocks first; stable
+    )
     findings = [
         _finding(f, catalog, blocking_ids, repo_url, record.head_sha)
         for f in chosen[:MAX_FINDINGS_SHOWN]

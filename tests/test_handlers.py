@@ -340,3 +340,48 @@ def test_memory_sink_gives_up_after_its_attempts() -> None:
         return sink.failed
 
     assert [d for d, _ in asyncio.run(go())] == ["z"]
+
+
+def crashing_evaluator(*args: Any, **kwargs: Any) -> Any:
+    raise RecursionError("maximum recursion depth exceeded while parsing `if:`")
+
+
+def processor_with(evaluator: Any) -> Processor:
+    factory = GitHubFactory(make_settings(), clock=lambda: NOW)
+    settings = make_settings()
+    return Processor(
+        settings, factory, catalog=Catalog(rules={}), clock=lambda: NOW, evaluator=evaluator
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "conclusion"),
+    [("version: 1\n", "failure"), ("version: 1\nenforce: false\n", "neutral"), (None, "neutral")],
+)
+def test_an_evaluation_that_crashes_still_completes_its_run_per_policy(
+    config: str | None, conclusion: str
+) -> None:
+    base = {**BASE, ".github/ghapp.yml": config} if config else BASE
+    gh = MiniGitHub(
+        commits={"b1": base, "h1": {**H1, **({".github/ghapp.yml": config} if config else {})}}
+    )
+    gh.pr_files[3] = [{"filename": "k8s/app.yaml", "status": "modified", "patch": patch_for(6)}]
+    with respx.mock(assert_all_called=False) as router:
+        gh.install(router)
+        with pytest.raises(RecursionError):  # still raised: the queue records the failure
+            process(processor_with(crashing_evaluator), "pull_request", pr_payload(3, "h1", "b1"))
+    [completed] = completions(gh)
+    assert (completed["status"], completed["conclusion"]) == ("completed", conclusion)
+    assert completed["output"]["title"] == "Evaluation failed"
+    assert "RecursionError" in completed["output"]["summary"]
+
+
+def test_a_transient_error_leaves_the_run_in_progress_saying_it_will_retry() -> None:
+    gh = MiniGitHub(commits={"b1": BASE, "h1": H1})
+    with respx.mock(assert_all_called=False) as router:
+        router.get(url__regex=rf"{API}/repos/acme/shop/pulls/3/files").respond(502)
+        gh.install(router)
+        with pytest.raises(RetryableError):
+            process(make_processor(), "pull_request", pr_payload(3, "h1", "b1"))
+    [update] = completions(gh)
+    assert "status" not in update and update["output"]["title"] == "Evaluating… (retrying)"

@@ -119,3 +119,47 @@ def test_a_rejected_token_means_signing_in_again(store: EvaluationStore) -> None
         router.get(f"{API}/repos/acme/shop").respond(401, json={"message": "Bad credentials"})
         answer = c.get(f"/acme/shop/checks/{SHA}", follow_redirects=False)
         assert answer.status_code == 302 and answer.headers["location"].startswith("/login")
+
+
+def test_org_pages_are_for_members_of_an_org_the_app_is_installed_on(
+    store: EvaluationStore,
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    from ghapp.github.client import GitHubFactory
+    from ghapp.github.oauth import OAuthClient
+    from ghapp.web.auth import Access, auth_routes, guarded
+
+    settings = make_settings(
+        public_url="https://ghapp.example.com", github_client_id="Iv1.abc", github_client_secret="s"
+    )
+    access = Access(settings, OAuthClient(settings, GitHubFactory(settings)))
+
+    async def org_page(request: Request) -> Response:
+        user = await access.require_org_member(request, request.path_params["org"])
+        return PlainTextResponse(f"hello {user.login}")
+
+    app = Starlette(
+        routes=[*auth_routes(access), Route("/orgs/{org}", guarded(access, org_page))],
+        middleware=[access.session_middleware()],
+    )
+    with respx.mock(assert_all_called=False) as router:
+        c = TestClient(app, base_url="https://ghapp.example.com")
+        assert c.get("/orgs/acme", follow_redirects=False).headers["location"] == (
+            "/login?next=/orgs/acme"
+        )
+        sign_in(c, router)
+        router.get(f"{API}/orgs/acme/installation").respond(json={"id": 1})
+        router.get(f"{API}/orgs/other/installation").respond(404, json={"message": "Not Found"})
+        router.get(f"{API}/user/memberships/orgs/acme").respond(json={"state": "active"})
+        router.get(f"{API}/user/memberships/orgs/rivals").respond(404, json={})
+        router.get(f"{API}/orgs/rivals/installation").respond(json={"id": 2})
+        router.post(url__regex=rf"{API}/app/installations/\d+/access_tokens").respond(
+            201, json={"token": "t", "expires_at": "2099-01-01T00:00:00Z"}
+        )
+        assert c.get("/orgs/acme").text == "hello octocat"
+        assert c.get("/orgs/rivals").status_code == 404  # installed, but not a member
+        assert c.get("/orgs/other").status_code == 404  # the app is not installed there

@@ -52,6 +52,7 @@ class Settings:
     public_url: str | None = None  # PUBLIC_URL: this server's external address
     github_client_id: str | None = None  # GITHUB_CLIENT_ID: the app's OAuth client (sign-in)
     github_client_secret: str | None = None  # GITHUB_CLIENT_SECRET
+    evaluation_retention_days: float = 90.0  # EVALUATION_RETENTION_DAYS; 0 keeps them forever
 
     def __repr__(self) -> str:
         # Never print the key or the secret (settings end up in logs and tracebacks).
@@ -96,6 +97,9 @@ class Settings:
             "RECONCILE_INTERVAL", _seconds, "a number of seconds (0 turns it off)", 900.0
         )
         slug = reader.optional("APP_SLUG", _non_empty, "the App's slug", None)
+        retention = reader.optional(
+            "EVALUATION_RETENTION_DAYS", _seconds, "a number of days (0 keeps them forever)", 90.0
+        )
         if reader.problems:
             raise SettingsError(reader.problems)
         return cls(
@@ -116,6 +120,7 @@ class Settings:
             public_url=public_url,
             github_client_id=client_id,
             github_client_secret=client_secret,
+            evaluation_retention_days=retention,
         )
 
 

@@ -28,9 +28,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium for the whole session (skips with the reason when unavailable)."""
+    """A headless Chromium per test module (skips with the reason when unavailable). Not per
+    session: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, and every later test calling `asyncio.run` would then fail."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

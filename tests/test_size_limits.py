@@ -95,3 +95,14 @@ def test_manifest_over_the_limit_or_unreadable_is_an_error() -> None:
     assert errors(big, "manifest/invalid-yaml") == [("catalog-info.yaml", True)]
     gone = run(Unreadable({}, "svc/catalog-info.yaml"))
     assert errors(gone, "manifest/invalid-yaml") == [("svc/catalog-info.yaml", True)]
+
+
+def test_a_comment_inside_unread_content_cannot_waive_it() -> None:
+    comment = "# ghapp: ignore[workflow/unreadable] generated file, trust me\n"
+    bomb = 'l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)
+    )
+    for workflow in (comment + WORKFLOW + PADDING, comment + bomb + WORKFLOW):
+        report = run({".github/ghapp.yml": POLICY, ".github/workflows/a.yml": workflow})
+        (finding,) = [f for f in report.findings if f.rule == "workflow/unreadable"]
+        assert not finding.waived and report.conclusion == "failure"

@@ -84,7 +84,7 @@ def open_store(settings: Settings) -> Any:
     from ghapp.store.service import Store
 
     try:
-        return Store.open(settings.database_url)
+        return Store.open(settings.database_url, retention_days=settings.evaluation_retention_days)
     except Exception as exc:  # unreachable database, bad URL, failed migration
         raise GhappError(f"cannot open the database {settings.database_url!r}: {exc}") from None
 
@@ -95,17 +95,20 @@ def run_serve(args: argparse.Namespace) -> int:
     from ghapp.app.logs import configure_logging
     from ghapp.app.server import create_app
     from ghapp.store.metrics import metrics_route
+    from ghapp.web.routes import web_routes
 
     settings = load_settings()
     configure_logging(settings.log_level)
     store = open_store(settings)
     processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    processor.services.evaluations = store.evaluations
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])
     )
     app = create_app(settings, build_sink(settings, processor, store))
     app.router.routes.append(metrics_route(store.metrics))
+    app.router.routes.append(web_routes(settings, store.evaluations, github=processor.github))
     uvicorn.run(
         app,
         host=settings.host,

@@ -52,6 +52,7 @@ class Ctx:
     body: Any
     headers: dict[str, str]
     installation: int | None = None
+    user: str | None = None  # the login of a user access token (OAuth sign-in)
     out_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -182,6 +183,8 @@ def _authenticate(ctx: Ctx, jwt_auth: bool) -> None:
         raise HttpError(401, "Requires authentication")
     if jwt_auth:
         _check_jwt(ctx.fake, credential)
+    elif scheme.lower() in ("token", "bearer") and credential in ctx.fake.oauth.tokens:
+        ctx.user = ctx.fake.oauth.tokens[credential]
     else:
         if scheme.lower() not in ("token", "bearer") or credential not in ctx.fake.tokens:
             raise HttpError(401, "Bad credentials")
@@ -190,6 +193,8 @@ def _authenticate(ctx: Ctx, jwt_auth: bool) -> None:
         repo = ctx.fake.repos.get(f"{ctx.params['owner']}/{ctx.params['repo']}")
         foreign = ctx.installation is not None and repo is not None
         if repo is None or (foreign and repo.installation_id != ctx.installation):
+            raise HttpError(404, "Not Found")
+        if ctx.user is not None and not ctx.fake.user_can_read(ctx.user, repo):
             raise HttpError(404, "Not Found")
 
 

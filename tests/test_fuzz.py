@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ghapp.core import yamlnodes
 from ghapp.core.globs import compile_filter, glob_match
-from ghapp.core.workflows.expressions import may_run
+from ghapp.core.workflows.expressions import expression_spans, may_run
 from ghapp.core.yamlnodes import YamlError, load_documents
 
 FUZZ = settings(
@@ -321,3 +321,10 @@ def test_any_pattern_against_a_long_path_is_answered(pattern: str, repeat: int, 
     with memory_cap():
         for match in matchers:
             assert match(path) in (True, False)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["${{", "}}", "}", "$", "{", "a", "\n"]), max_size=40).map("".join))
+def test_expression_spans_agree_with_the_lazy_regex(text: str) -> None:
+    expected = [m.span() for m in re.finditer(r"\$\{\{.*?\}\}", text, re.DOTALL)]
+    assert list(expression_spans(text)) == expected

@@ -2,7 +2,19 @@
 
 import pytest
 
-from ghapp.core.globs import MAX_GLOB_LENGTH, compile_filter, filter_matches, glob_match
+from ghapp.core.globs import (
+    MAX_GLOB_LENGTH,
+    compile_filter,
+    compile_filters,
+    filter_matches,
+    glob_match,
+)
+from ghapp.core.workflows.parsing import (
+    MAX_FILTER_CHECKS,
+    MAX_FILTER_PATTERNS,
+    Trigger,
+    fires_for_pull_request,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,3 +132,18 @@ def test_exponential_automaton_stays_correct_when_its_memory_is_bounded() -> Non
     text = "ab" * 3000
     expected = [text[: i + 13][-13] == "a" for i in range(0, 200)]
     assert [glob.match(text[: i + 13]) for i in range(0, 200)] == expected
+
+
+def test_filter_lists_past_the_budget_fail_closed_instead_of_freezing() -> None:
+    many = tuple(f"d{i}/**" for i in range(MAX_FILTER_PATTERNS + 1))
+    assert fires_for_pull_request(Trigger("pull_request", 1, paths=many), ["d0/a.py"]) is False
+    some = Trigger("pull_request", 1, paths=many[:1000])
+    assert fires_for_pull_request(some, ["d0/a.py"]) is True
+    changed = [f"x{i}.py" for i in range(MAX_FILTER_CHECKS // 1000 + 1)]
+    assert fires_for_pull_request(some, [*changed, "d0/a.py"]) is False  # pairs over budget
+
+
+def test_a_long_filter_list_is_compiled_once_not_per_path() -> None:
+    patterns = tuple(f"d{i}/**" for i in range(5000))
+    assert [filter_matches(patterns, f"d{i}/x") for i in (0, 4999, 5000)] == [True, True, False]
+    assert compile_filters(patterns) is compile_filters(patterns)

@@ -249,3 +249,21 @@ def test_privileged_pod_padded_to_3_mb_blocks(
     assert {("k8s/file-too-large", "deploy/big.yaml"), ("k8s/privileged", "deploy/pod.yaml")} <= (
         findings
     )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo " + "${{" * 300_000,  # unclosed expressions: the lazy regex rescanned each
+        "echo ${{ " + "github.event.commits " * 1000 + "}}",  # many starts of one pattern
+        "echo ${{ github.event.commits }} # ghapp: ignore[x] y" + " " * 300_000 + "z",
+    ],
+    ids=["unclosed-expressions", "repeated-context", "spaced-suppression"],
+)
+def test_hostile_run_script_is_read_in_linear_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, script: str
+) -> None:
+    workflow = DANGEROUS_WORKFLOW.replace("make test", script)
+    code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
+    assert code == 1
+    assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)

@@ -110,12 +110,34 @@ class Glob:
 
     def __init__(self, pattern: str, atoms: Sequence[_Atom]) -> None:
         self.pattern = pattern
+        self._atoms = tuple(atoms)
         self._prefix = _literal_run(atoms)
         self._suffix = _literal_run(atoms[len(self._prefix) :][::-1])[::-1]
+        self._built = False  # the automaton is built for the first path past the literal tests
+
+    def match(self, path: str) -> bool:
+        if not (path.startswith(self._prefix) and path.endswith(self._suffix)):
+            return False
+        if len(path) < len(self._prefix) + len(self._suffix):
+            return False
+        if not self._built:
+            self._build()
+        if self._forever & self._sets[0]:
+            return True
+        rows = self._rows
+        state = 0
+        for char in path:
+            step = rows[state].get(char)
+            state = self._step(state, char) if step is None else step
+            if state < 0:
+                return state == _SURE
+        return self._accept in self._sets[state]
+
+    def _build(self) -> None:
         self._edges: list[list[tuple[_Test, int]]] = []
         self._eps: list[list[int]] = []
         tail = self._new()
-        for atom in atoms:
+        for atom in self._atoms:
             tail = self._add(tail, atom)
         self._accept = tail
         self._forever = frozenset(
@@ -129,22 +151,7 @@ class Glob:
         self._rows: list[dict[str, int]] = []
         self._ids: dict[frozenset[int], int] = {}
         self._intern(self._closure({0}))
-
-    def match(self, path: str) -> bool:
-        if not (path.startswith(self._prefix) and path.endswith(self._suffix)):
-            return False
-        if len(path) < len(self._prefix) + len(self._suffix):
-            return False
-        if self._forever & self._sets[0]:
-            return True
-        rows = self._rows
-        state = 0
-        for char in path:
-            step = rows[state].get(char)
-            state = self._step(state, char) if step is None else step
-            if state < 0:
-                return state == _SURE
-        return self._accept in self._sets[state]
+        self._built = True
 
     def __repr__(self) -> str:
         return f"Glob({self.pattern!r})"
@@ -306,14 +313,38 @@ def glob_match(pattern: str, path: str) -> bool:
 
 
 def any_glob(patterns: Iterable[str], path: str) -> bool:
-    return any(glob_match(p, path) for p in patterns)
+    """Whether any of the config globs matches (the list is compiled once, however long)."""
+    globs = _glob_list(patterns if isinstance(patterns, tuple) else tuple(patterns))
+    return any(glob.match(path) for glob in globs)
+
+
+@lru_cache(maxsize=256)
+def _glob_list(patterns: tuple[str, ...]) -> tuple[Glob, ...]:
+    return tuple(compile_glob(p) for p in patterns)
+
+
+class FilterList:
+    """A workflow filter list (`paths:`, `paths-ignore:`, `branches:`), compiled once."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.size = len(patterns)
+        # Last first: the last pattern that matches decides, so the walk can stop there.
+        self._globs = tuple(
+            (p.startswith("!"), compile_filter(p[1:] if p.startswith("!") else p))
+            for p in reversed(patterns)
+        )
+
+    def selects(self, path: str) -> bool:
+        """Whether `path` is selected: matched by a pattern, and not by a later `!pattern`."""
+        return next((not negated for negated, glob in self._globs if glob.match(path)), False)
+
+
+@lru_cache(maxsize=256)
+def compile_filters(patterns: tuple[str, ...]) -> FilterList:
+    """A filter list, compiled once per distinct list (compiling per path would not be)."""
+    return FilterList(patterns)
 
 
 def filter_matches(patterns: Sequence[str], path: str) -> bool:
     """Whether `path` is selected by a workflow filter list; a later `!pattern` unselects it."""
-    selected = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        if compile_filter(pattern[1:] if negated else pattern).match(path):
-            selected = not negated
-    return selected
+    return compile_filters(tuple(patterns)).selects(path)

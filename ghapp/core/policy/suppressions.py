@@ -27,7 +27,9 @@ from ghapp.core.yamlnodes import MAX_YAML_BYTES
 MARKER = b"ghapp:"
 INLINE_PREFIX = "suppressed inline at"  # how a waived finding's text names an inline suppression
 # `#` starts a comment at the start of a line or after whitespace (YAML and CODEOWNERS alike).
-_SUPPRESSION = re.compile(r"(?:^|\s)#\s*ghapp:\s*ignore\[([^\]]*)\][ \t]*(.*?)\s*$")
+# The reason is everything after `]`, stripped in Python: `(.*?)\s*$` would take quadratic time
+# on a long run of spaces followed by more text, and the line comes from a pull request.
+_SUPPRESSION = re.compile(r"(?:^|\s)#\s*ghapp:\s*ignore\[([^\]]*)\](.*)$")
 _COMMENT_ONLY = re.compile(r"^\s*#")
 _CODEOWNERS_NAMES = frozenset({"CODEOWNERS"})
 NOT_SUPPRESSIBLE = frozenset({"workflow/unreadable", "k8s/file-too-large", "ghapp/check-failed"})
@@ -75,15 +77,16 @@ def find_suppressions(path: str, text: str) -> tuple[Suppression, ...]:
     in_header = True
     for number, line in enumerate(lines, start=1):
         match = _SUPPRESSION.search(line)
+        reason = match.group(2).strip() if match is not None else ""
         comment_only = _COMMENT_ONLY.match(line) is not None
         if match is not None:
             rules = tuple(r.strip() for r in match.group(1).split(",") if r.strip())
             if comment_only:
-                pending.append((number, rules, match.group(2)))
+                pending.append((number, rules, reason))
                 if in_header:
-                    out.append(Suppression(path, number, None, rules, match.group(2)))
+                    out.append(Suppression(path, number, None, rules, reason))
                 continue
-            out.append(Suppression(path, number, number, rules, match.group(2)))
+            out.append(Suppression(path, number, number, rules, reason))
         if comment_only or not line.strip():
             continue
         in_header = False

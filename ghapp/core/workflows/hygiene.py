@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
 from ghapp.core.snapshot import read_text
+from ghapp.core.workflows.expressions import MAX_LENGTH, expression_spans
 from ghapp.core.workflows.parsing import (
     Job,
     Step,
@@ -35,13 +36,14 @@ from ghapp.core.workflows.parsing import (
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 _GITHUB_OWNERS = frozenset({"actions", "github"})
-_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+# `.{0,100}`, not `.*`: every `github.event.commits` of an expression would otherwise rescan it to
+# the end, which is quadratic in a (pull-request-controlled) expression of many of them.
 _UNTRUSTED = re.compile(
     r"github\s*\.\s*(head_ref\b|event\s*\.\s*("
     r"(issue|pull_request|discussion)\.(title|body)\b"
     r"|(comment|review|review_comment)\.body\b"
-    r"|pages\b.*\.page_name\b"
-    r"|commits\b.*\.(message|author\.(email|name))\b"
+    r"|pages\b.{0,100}\.page_name\b"
+    r"|commits\b.{0,100}\.(message|author\.(email|name))\b"
     r"|head_commit\.(message|author\.(email|name))\b"
     r"|pull_request\.head\.(ref|label|repo\.default_branch)\b"
     r"|workflow_run\.(head_branch|display_title|head_commit\.(message|author\.(email|name)))\b"
@@ -228,8 +230,10 @@ def _injections(
     ctx: Context, wf: Workflow, job: Job, step: Step, text: str, key_line: int, where: str
 ) -> Iterator[Finding]:
     cursor = (key_line, 0)
-    for match in _EXPRESSION.finditer(text):
-        expr = match.group(0)
+    for start, end in expression_spans(text):
+        expr = text[start:end]
+        if len(expr) > MAX_LENGTH:
+            continue  # GitHub refuses such an expression, so it expands nothing
         bad = _UNTRUSTED.search(expr)
         if bad is None:
             continue

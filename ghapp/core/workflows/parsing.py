@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 # `filter_matches` and `may_run` are re-exported: coverage, hygiene and the tests import them here.
+from ghapp.core.globs import compile_filters
 from ghapp.core.globs import filter_matches as filter_matches
 from ghapp.core.snapshot import Snapshot, content_id, digest, read_bounded
 from ghapp.core.workflows.expressions import may_run as may_run
@@ -313,6 +315,8 @@ def _strings(value: Any) -> tuple[str, ...] | None:
 # --- When does a trigger fire? (Whether an `if:` can be true: ghapp.core.workflows.expressions) -------
 
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+MAX_FILTER_PATTERNS = 10_000  # patterns in one path filter list
+MAX_FILTER_CHECKS = 1_000_000  # path-filter patterns times changed paths, per trigger
 _CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})
 
 
@@ -331,10 +335,22 @@ def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> boo
         return True
     changed = paths if isinstance(paths, (list, tuple)) else list(paths)
     if trigger.paths is not None:
-        return any(filter_matches(trigger.paths, p) for p in changed)
+        return _any_selected(trigger.paths, tuple(changed), True)
     if trigger.paths_ignore is not None:
-        return any(not filter_matches(trigger.paths_ignore, p) for p in changed)
+        return _any_selected(trigger.paths_ignore, tuple(changed), False)
     return bool(changed)
+
+
+@lru_cache(maxsize=128)
+def _any_selected(patterns: tuple[str, ...], changed: tuple[str, ...], wanted: bool) -> bool:
+    """Whether some changed path is (`wanted`) or is not selected by the filters. Remembered:
+    coverage asks again for every scan, category and service. Past MAX_FILTER_PATTERNS patterns
+    or MAX_FILTER_CHECKS pattern and path pairs the answer is "no" (the scan is not counted as
+    running on the pull request: that fails closed)."""
+    if len(patterns) > MAX_FILTER_PATTERNS or len(patterns) * len(changed) > MAX_FILTER_CHECKS:
+        return False
+    selects = compile_filters(patterns).selects
+    return any(selects(p) is wanted for p in changed)
 
 
 # --- Composite actions ----------------------------------------------------------------------

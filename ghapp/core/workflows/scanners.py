@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ghapp.core.errors import GhappError
+from ghapp.core.workflows.expressions import expression_spans
 from ghapp.core.workflows.parsing import Step
 
-_EXPR = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PIPEFAIL = re.compile(r"set\s+(-[a-z]*o\s+pipefail|-o\s+pipefail)")
 _STILL_FAILS = re.compile(r"^(exit\s+([1-9]|\$\?)|false|return\s+[1-9])")
@@ -288,28 +288,40 @@ def _split_args(step: Step) -> list[str]:
     return args.split()
 
 
+def _blank_expressions(script: str) -> str:
+    """Each `${{ }}` replaced by `EXPR` (keeping its line breaks)."""
+    parts, pos = [], 0
+    for start, end in expression_spans(script):
+        parts += [script[pos:start], "EXPR", "\n" * script.count("\n", start, end)]
+        pos = end
+    return "".join(parts) + script[pos:]
+
+
 def split_script(script: str) -> list[tuple[str, int, str]]:
     """Shell commands of a script: (text, 0-based line, operator after it).
 
     Quotes, `$(...)`, comments and line continuations are honoured; `${{ }}` expressions are
     blanked first because GitHub substitutes them before the shell sees the script.
     """
-    text = _EXPR.sub(lambda m: "EXPR" + "\n" * m.group(0).count("\n"), script)
+    text = _blank_expressions(script)
     out: list[tuple[str, int, str]] = []
     buf: list[str] = []
     line = start = depth = 0
     quote: str | None = None
     i = 0
+    begun = False  # whether `buf` holds more than whitespace (kept, not recomputed: linear time)
 
     def flush(op: str) -> None:
+        nonlocal begun
         chunk = "".join(buf).strip()
         if chunk:
             out.append((chunk, start, op))
         buf.clear()
+        begun = False
 
     while i < len(text):
         c = text[i]
-        if not "".join(buf).strip():
+        if not begun:
             start = line
         if c == "\n":
             line += 1
@@ -348,6 +360,7 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
             flush(c)
         else:
             buf.append(c)
+        begun = begun or bool(buf and not buf[-1].isspace())
         i += 1
     flush(";")
     return out

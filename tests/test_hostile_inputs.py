@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ghapp.cli import main
+from ghapp.core.workflows.parsing import MAX_EXPANDED_JOBS
 
 POLICY = "enforce: true\n"
 PRIVILEGED_POD = """\
@@ -267,3 +268,45 @@ def test_hostile_run_script_is_read_in_linear_time(
     code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
     assert code == 1
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
+
+
+def fan_out(levels: int, width: int) -> dict[str, str]:
+    """Workflows calling a reusable workflow `width` times, `levels` deep: width**levels paths."""
+    files = {}
+    for level in range(levels):
+        on = "[pull_request, workflow_call]" if level == 0 else "workflow_call"
+        jobs = "".join(
+            f"  j{j}:\n    uses: ./.github/workflows/w{level + 1}.yml\n" for j in range(width)
+        )
+        files[f".github/workflows/w{level}.yml"] = f"on: {on}\npermissions: {{}}\njobs:\n{jobs}"
+    files[f".github/workflows/w{levels}.yml"] = (
+        "on: workflow_call\npermissions: {}\njobs:\n  scan:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: gitleaks detect\n"
+    )
+    return files
+
+
+def test_fanned_out_reusable_workflows_are_walked_within_a_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 20**6 = 64 million paths from 7 small files: the walk stops at its budget of jobs.
+    code, report, _ = check(capsys, repo(tmp_path, fan_out(levels=6, width=20)))
+    assert code == 1 and "k8s/privileged" in rules(report)
+    assert report["coverage"]["secrets"]["on_pull_request"] is True
+    assert len(report["coverage"]["secrets"]["sites"]) <= MAX_EXPANDED_JOBS
+
+
+def test_many_suppressions_and_findings_are_matched_in_linear_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Each container is privileged (and more): F findings, S comments; matching was F * S.
+    containers = "".join(
+        f"    - {{name: c{i}, image: 'a:1', securityContext: {{privileged: true}}}}"
+        "  # ghapp: ignore[k8s/privileged] lab image\n"
+        for i in range(3000)
+    )
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: many}\nspec:\n  containers:\n" + containers
+    code, report, _ = check(capsys, repo(tmp_path, {"deploy/many.yaml": pod}))
+    privileged = [f for f in report["findings"] if f["rule"] == "k8s/privileged"]
+    assert code == 1 and len(privileged) == 3001
+    assert sum(f["waived"] for f in privileged) == 3000  # all but deploy/pod.yaml's

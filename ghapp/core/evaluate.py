@@ -51,8 +51,8 @@ from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
 from ghapp.core.policy.suppressions import (
     Suppression,
+    SuppressionIndex,
     SuppressionRecorder,
-    match_suppression,
     unused_suppressions,
 )
 from ghapp.core.snapshot import Snapshot
@@ -302,6 +302,7 @@ def apply_policy(
 ) -> list[Finding]:
     """Ignore paths, override severities, assign owners, apply suppressions and waivers."""
     policy = ctx.policy
+    index = SuppressionIndex(suppressions)
     out: list[Finding] = []
     for finding in findings:
         if finding.path and any_glob(policy.ignore, finding.path):
@@ -324,7 +325,7 @@ def apply_policy(
             finding = finding.with_(owners=owners, owner_source=source)
         elif finding.owner_source is None:
             finding = finding.with_(owner_source=OwnerSource("check", validated=False))
-        suppression = match_suppression(suppressions, finding)
+        suppression = index.match(finding)
         waiver = _waiver_for(policy.waivers, finding)
         if suppression is not None:
             finding = finding.with_(waived=True, waiver=suppression.describe())

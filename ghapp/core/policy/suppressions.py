@@ -95,9 +95,26 @@ def find_suppressions(path: str, text: str) -> tuple[Suppression, ...]:
     return tuple(out)
 
 
+class SuppressionIndex:
+    """Suppressions by the (path, line) they waive, so that matching F findings against S
+    comments costs F + S, not F * S (both come from a pull request)."""
+
+    def __init__(self, suppressions: Iterable[Suppression]) -> None:
+        self._at: dict[tuple[str, int | None], list[Suppression]] = {}
+        for s in suppressions:
+            self._at.setdefault((s.path, s.target), []).append(s)
+
+    def match(self, finding: Finding) -> Suppression | None:
+        """The suppression that waives `finding`, if any (the first, in file order)."""
+        if finding.path is None:
+            return None
+        candidates = self._at.get((finding.path, finding.line), ())
+        return next((s for s in candidates if s.waives(finding)), None)
+
+
 def match_suppression(suppressions: Sequence[Suppression], finding: Finding) -> Suppression | None:
-    """The suppression that waives `finding`, if any."""
-    return next((s for s in suppressions if s.waives(finding)), None)
+    """The suppression that waives `finding`, if any (index them when matching many)."""
+    return SuppressionIndex(suppressions).match(finding)
 
 
 def unused_suppressions(
@@ -105,17 +122,16 @@ def unused_suppressions(
 ) -> list[Suppression]:
     """Suppression comments that waive none of `findings` (one entry per comment: a comment at
     the top of a file serves both its next line and the file's findings without a line)."""
-    by_path: dict[str, list[Finding]] = {}
-    for finding in findings:
-        if finding.path:
-            by_path.setdefault(finding.path, []).append(finding)
+    waivable = {
+        (f.path, f.line, f.rule) for f in findings if f.path and f.rule not in NOT_SUPPRESSIBLE
+    }
     comments: dict[tuple[str, int], list[Suppression]] = {}
     for s in suppressions:
         comments.setdefault((s.path, s.line), []).append(s)
     return [
         group[0]
         for _, group in sorted(comments.items())
-        if not any(s.waives(f) for s in group for f in by_path.get(s.path, ()))
+        if not any((s.path, s.target, rule) in waivable for s in group for rule in s.rules)
     ]
 
 

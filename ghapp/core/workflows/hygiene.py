@@ -230,6 +230,7 @@ def _injections(
     ctx: Context, wf: Workflow, job: Job, step: Step, text: str, key_line: int, where: str
 ) -> Iterator[Finding]:
     cursor = (key_line, 0)
+    last_line = key_line + text.count("\n") + 2  # once: per finding it was quadratic
     for start, end in expression_spans(text):
         expr = text[start:end]
         if len(expr) > MAX_LENGTH:
@@ -237,7 +238,7 @@ def _injections(
         bad = _UNTRUSTED.search(expr)
         if bad is None:
             continue
-        line, column = _locate(wf, expr, cursor, key_line + text.count("\n") + 2)
+        line, column = _locate(wf, expr, cursor, last_line)
         cursor = (line, column or 0)
         yield ctx.finding(
             "workflow/script-injection",

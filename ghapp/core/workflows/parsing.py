@@ -7,7 +7,10 @@ ghapp could not even read it in full (over the YAML limits, or unreadable) `unre
 because GitHub may well run what ghapp could not check.
 `expand_steps` walks a workflow's jobs and follows job-level `uses: ./.github/workflows/x.yml`
 into the called workflow's jobs (cycle-safe), which is how a PR-triggered caller makes a
-`workflow_call`-only file run on pull requests.
+`workflow_call`-only file run on pull requests. Callers can fan out (20 jobs calling a workflow
+of 20 jobs calling ...: 20**6 paths in 7 small files), so a walk visits at most
+`MAX_EXPANDED_JOBS` jobs, a budget that walks over several workflows can share; steps past it
+are not seen (so scans there do not count: that fails closed).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ghapp.core.yamlnodes import (
 
 WORKFLOW_DIR = ".github/workflows/"
 MAX_CALL_DEPTH = 10  # GitHub allows 4 levels of nesting; a deeper chain is a cycle or junk
+MAX_EXPANDED_JOBS = 50_000  # job visits per walk (or shared budget), called workflows included
 
 
 @dataclass(frozen=True)
@@ -177,17 +181,29 @@ def parse_workflow(path: str, text: str) -> Workflow:
 
 
 def expand_steps(
-    workflow: Workflow, by_path: Mapping[str, Workflow], _chain: tuple[Job, ...] = ()
+    workflow: Workflow,
+    by_path: Mapping[str, Workflow],
+    _chain: tuple[Job, ...] = (),
+    budget: list[int] | None = None,
 ) -> Iterator[StepUse]:
-    """Every step the workflow runs, following local reusable workflows (cycles cut)."""
+    """Every step the workflow runs, following local reusable workflows (cycles cut). `budget`
+    holds the jobs left to visit (default: a fresh MAX_EXPANDED_JOBS); pass one list to several
+    walks to bound them together."""
     seen = {workflow.path}
-    yield from _expand(workflow, by_path, _chain, seen)
+    yield from _expand(workflow, by_path, _chain, seen, budget or [MAX_EXPANDED_JOBS])
 
 
 def _expand(
-    workflow: Workflow, by_path: Mapping[str, Workflow], chain: tuple[Job, ...], seen: set[str]
+    workflow: Workflow,
+    by_path: Mapping[str, Workflow],
+    chain: tuple[Job, ...],
+    seen: set[str],
+    budget: list[int],  # jobs left to visit, shared by the whole walk
 ) -> Iterator[StepUse]:
     for job in workflow.jobs:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
         for step in job.steps:
             yield StepUse(workflow, (*chain, job), step)
         target = local_workflow_target(job.uses)
@@ -195,7 +211,7 @@ def _expand(
             continue
         callee = by_path.get(target)
         if callee is not None and callee.error is None:
-            yield from _expand(callee, by_path, (*chain, job), seen | {target})
+            yield from _expand(callee, by_path, (*chain, job), seen | {target}, budget)
 
 
 def local_workflow_target(uses: str | None) -> str | None:

@@ -1,6 +1,8 @@
 """The `ghapp` command line: offline checks (`check`, `owners`, `rules`) and the app's processes.
 
-Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason).
+Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason);
+141 (128 + SIGPIPE, as the shell reports a writer killed by a closed pipe) when the reader of
+the output went away (`ghapp check | head`): quietly, never 1, which would say "policy failure".
 Each command lives in its own module with `add_command(subparsers)`; its heavy imports happen
 inside the command, so `ghapp --version` and the offline commands start fast.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -25,6 +28,7 @@ COMMANDS = ("ghapp.cli.check", "ghapp.cli.owners", "ghapp.cli.rules")
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
 OFFLINE = ("check", "owners", "rules")
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(GhappError):
@@ -39,12 +43,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+        return status
     except GhappError as exc:
         print(f"ghapp: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter flushes it at exit, and a flush into the
+    closed pipe would print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout replaced by an object without a descriptor
+        pass
 
 
 def build_parser(*, with_extensions: bool = True) -> argparse.ArgumentParser:

@@ -41,27 +41,29 @@ def run_check(args: argparse.Namespace) -> int:
     from ghapp.core.evaluate import evaluate
     from ghapp.render import render_json, render_markdown, render_sarif, render_text
     from ghapp.rules import default_catalog
-    from ghapp.sources import DirectorySnapshot, GitSnapshot, MountedSnapshot
+    from ghapp.sources import DirectorySnapshot, GitObjects, GitSnapshot, MountedSnapshot
 
     root = Path(args.dir)
     if not root.is_dir():
         raise UsageError(f"{args.dir}: no such directory")
     if args.workflows and (args.base or args.head):
         raise UsageError("--workflows checks a folder of files; it does not take --base/--head")
-    head: Any = GitSnapshot(root, args.head) if args.head else DirectorySnapshot(root)
-    if args.workflows:
-        head = MountedSnapshot(head, ".github/workflows")
-    base = GitSnapshot(root, args.base) if args.base else None
-    catalog = default_catalog()
-    report = evaluate(
-        head,
-        base=base,
-        catalog=catalog,
-        today=args.today or date.today(),
-        org_config=read_file(args.org_config) if args.org_config else None,
-        repo_config=read_file(args.config) if args.config else None,
-        directory=load_directory(args.directory) if args.directory else None,
-    )
+    # One `git cat-file --batch` process serves both refs; a blob they share is read once.
+    with GitObjects(root) as objects:
+        head: Any = GitSnapshot(root, args.head, objects) if args.head else DirectorySnapshot(root)
+        if args.workflows:
+            head = MountedSnapshot(head, ".github/workflows")
+        base = GitSnapshot(root, args.base, objects) if args.base else None
+        catalog = default_catalog()
+        report = evaluate(
+            head,
+            base=base,
+            catalog=catalog,
+            today=args.today or date.today(),
+            org_config=read_file(args.org_config) if args.org_config else None,
+            repo_config=read_file(args.config) if args.config else None,
+            directory=load_directory(args.directory) if args.directory else None,
+        )
     if args.format == "json":
         print(render_json(report))
     elif args.format == "sarif":

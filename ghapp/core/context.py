@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Finding, Service
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Context:
     """Inputs of one evaluation. `changed` is None for a whole-repository check, otherwise the
-    paths the change touched (checks may use it to scope what they report)."""
+    paths the change touched (checks may use it to scope what they report). `memo` is shared by
+    the head and base evaluations of one change: a check may keep there results that depend
+    only on a file's path and content (and the policy), so an unchanged file is checked once."""
 
     snapshot: Snapshot
     catalog: Catalog
@@ -33,6 +35,7 @@ class Context:
     services: tuple[Service, ...] = ()
     changed: frozenset[str] | None = None
     directory: OwnerDirectory | None = None
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def workflows(self) -> tuple[Workflow, ...]:

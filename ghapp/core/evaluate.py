@@ -12,9 +12,11 @@ without a policy (or with `enforce: false`), `failure` when a new, unwaived erro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
@@ -27,7 +29,7 @@ from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
-from ghapp.core.snapshot import Snapshot
+from ghapp.core.snapshot import Snapshot, content_ids
 from ghapp.core.workflows.coverage import check_coverage, compute_coverage
 from ghapp.core.workflows.hygiene import check_workflows
 
@@ -40,6 +42,7 @@ CHECKS: tuple[Check, ...] = (
     check_kubernetes,
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
+Fingerprint = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,16 @@ def evaluate(
         changed = changed_paths(base, head)
     changed_set = frozenset(changed) if changed is not None else None
 
-    current = run_checks(head, catalog, policy, today, changed_set, directory)
+    memo: dict[Hashable, Any] = {}  # per-file results, shared by head and base
+    current = run_checks(head, catalog, policy, today, changed_set, directory, memo)
     findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
+    known: set[Fingerprint] | None = None
     if base is not None:
-        before = run_checks(base, catalog, policy, today, changed_set, directory)
+        before = run_checks(base, catalog, policy, today, changed_set, directory, memo)
         known = {f.fingerprint for f in before.findings}
-        findings = [f.with_(new=f.fingerprint not in known) for f in findings]
 
     ctx = current.context
-    findings = apply_policy(findings, ctx)
+    findings = apply_policy(findings, ctx, known)
     coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
     files = resolve_files(
         ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
@@ -115,6 +119,7 @@ def run_checks(
     today: date,
     changed: frozenset[str] | None,
     directory: OwnerDirectory | None,
+    memo: dict[Hashable, Any] | None = None,
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
     located = find_codeowners(snapshot)
@@ -131,6 +136,7 @@ def run_checks(
         services=services,
         changed=changed,
         directory=directory,
+        memo={} if memo is None else memo,
     )
     findings = list(manifest_findings)
     for check in CHECKS:
@@ -138,8 +144,11 @@ def run_checks(
     return Evaluation(ctx, tuple(findings))
 
 
-def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
-    """Ignore paths, override severities, assign owners, apply waivers."""
+def apply_policy(
+    findings: Iterable[Finding], ctx: Context, known: AbstractSet[Fingerprint] | None = None
+) -> list[Finding]:
+    """Ignore paths, override severities, assign owners, apply waivers; with `known` (the
+    base's fingerprints), mark the findings the base already has as not new."""
     policy = ctx.policy
     out: list[Finding] = []
     for finding in findings:
@@ -148,18 +157,24 @@ def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
         severity = policy.severities.get(finding.rule)
         if severity == "off":
             continue
+        changes: dict[str, Any] = {}  # one copy per finding, however many fields change
+        if known is not None and finding.fingerprint in known:
+            changes["new"] = False
         if severity is not None:
-            finding = finding.with_(severity=_severity(severity))
-        if finding.service is None and finding.path:
+            changes["severity"] = _severity(severity)
+        service_name = finding.service
+        if service_name is None and finding.path:
             service = service_of(ctx.services, finding.path)
             if service is not None:
-                finding = finding.with_(service=service.name)
+                service_name = changes["service"] = service.name
         if not finding.owners:
-            owners = owners_for(ctx, finding.path, finding.service)
+            owners = owners_for(ctx, finding.path, service_name)
             if not owners and finding.rule.startswith("codeowners/") and ctx.codeowners_path:
                 # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
                 owners = owners_for(ctx, ctx.codeowners_path)
-            finding = finding.with_(owners=owners)
+            changes["owners"] = owners
+        if changes:
+            finding = finding.with_(**changes)
         waiver = _waiver_for(policy.waivers, finding)
         if waiver is not None:
             until = f" until {waiver.until.isoformat()}" if waiver.until else ""
@@ -235,12 +250,19 @@ def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:
 
 
 def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
-    """Paths added, removed or modified between two snapshots."""
+    """Paths added, removed or modified between two snapshots. Files both sides identify
+    (`ContentIdentity`) are compared by id; only the others are read."""
     before, after = set(base.paths()), set(head.paths())
     changed = before ^ after
+    base_id, head_id = content_ids(base), content_ids(head)
     for path in before & after:
-        size_a, size_b = base.size(path), head.size(path)
-        if size_a != size_b or base.read(path) != head.read(path):
+        if base_id is not None and head_id is not None:
+            a, b = base_id(path), head_id(path)
+            if a is not None and b is not None:
+                if a != b:
+                    changed.add(path)
+                continue
+        if base.size(path) != head.size(path) or base.read(path) != head.read(path):
             changed.add(path)
     return sorted(changed)
 

@@ -17,6 +17,7 @@ Choices, mostly Polaris' defaults (danger -> error, warning -> warning):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -40,6 +41,7 @@ from ghapp.core.kubernetes.workloads import (
     split_documents,
 )
 from ghapp.core.model import Finding
+from ghapp.core.snapshot import content_ids, read_files
 from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
@@ -52,7 +54,11 @@ HOST_NAMESPACES: tuple[tuple[str, str, str], ...] = (
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
-    """Every `k8s/…` finding in the snapshot, sorted by path, line and rule."""
+    """Every `k8s/…` finding in the snapshot, sorted by path, line and rule.
+
+    A file's findings depend only on its path and bytes (and the policy), so they are kept in
+    `ctx.memo` under its content id (or its bytes): the base of a change re-checks only the
+    files the change touched, and files are read in bulk, only when not already known."""
     snapshot = ctx.snapshot
     paths = snapshot.paths()
     patches: set[str] = set()
@@ -62,6 +68,8 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             patches |= patch_paths(path, data.decode("utf-8", errors="replace"))
     findings: list[Finding] = []
     files_read = bytes_read = 0
+    to_read: list[str] = []
+    ids = content_ids(snapshot)
     for path in manifest_candidates(paths):
         if path in patches:
             continue
@@ -72,16 +80,33 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
         if files_read >= MAX_MANIFEST_FILES or bytes_read + (size or 0) > MAX_TOTAL_BYTES:
             findings.append(_truncated(ctx, path, files_read))
             break
-        data = snapshot.read(path)
+        files_read += 1
+        bytes_read += size or 0
+        blob = ids(path) if ids is not None else None
+        known = ctx.memo.get(("k8s", path, blob)) if blob is not None else None
+        if known is not None:
+            findings.extend(known)
+        else:
+            to_read.append(path)
+    for path, data in read_files(snapshot, to_read):
         if data is None:
             continue
-        files_read += 1
-        bytes_read += len(data)
-        if len(data) > MAX_YAML_BYTES:
-            findings.append(_too_large(ctx, path, len(data)))
-        elif may_hold_pod_spec(data):
-            findings.extend(_check_file(ctx, path, data))
+        blob = ids(path) if ids is not None else None
+        # Without an id, a digest of the bytes (the memo must not keep every file alive).
+        key = ("k8s", path, blob if blob is not None else hashlib.blake2b(data).digest())
+        found = ctx.memo.get(key)
+        if found is None:
+            found = ctx.memo[key] = _check_bytes(ctx, path, data)
+        findings.extend(found)
     return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
+
+
+def _check_bytes(ctx: Context, path: str, data: bytes) -> tuple[Finding, ...]:
+    if len(data) > MAX_YAML_BYTES:
+        return (_too_large(ctx, path, len(data)),)
+    if may_hold_pod_spec(data):
+        return tuple(_check_file(ctx, path, data))
+    return ()
 
 
 class _Source:

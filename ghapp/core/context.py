@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ghapp.core.catalog import Catalog
+from ghapp.core.manifests.groups import OwnerTeams
 from ghapp.core.model import Finding, Service
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import Policy
@@ -42,6 +43,13 @@ class Context:
         """The snapshot's parsed workflows, once per evaluation: coverage, its policy check and
         hygiene all read them."""
         return load_workflows(self.snapshot)
+
+    @cached_property
+    def owner_teams(self) -> OwnerTeams:
+        """Manifest group owners mapped to GitHub teams (policy, Group entities, same name)."""
+        rules = self.codeowners.rules if self.codeowners is not None else ()
+        owners = [owner for rule in rules for owner in rule.owners]
+        return OwnerTeams(self.snapshot, self.policy.owner_teams, owners)
 
     def finding(
         self,

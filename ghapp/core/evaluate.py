@@ -23,6 +23,7 @@ from ghapp.core.context import Context
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
+from ghapp.core.manifests.groups import team_slug
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
 from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
 from ghapp.core.ownership.checks import check_codeowners
@@ -212,21 +213,29 @@ def owners_for(ctx: Context, path: str | None, service_name: str | None = None) 
 def service_owner_handle(ctx: Context, service: Service) -> str | None:
     """The service owner as a GitHub handle (`@org/team`, `@user`) when it can be known.
 
-    A Backstage owner such as `group:default/payments` names a team by slug; the organisation
-    comes from a CODEOWNERS team with that slug (the manifest's own path first)."""
+    A Backstage owner such as `group:default/payments` names a catalog group; its team is the
+    one the policy or a Group entity maps it to, else the team of the same slug. The
+    organisation comes from a CODEOWNERS team with that slug (the manifest's own path first),
+    else from the mapping itself."""
     owner = service.owner
     if not owner:
         return None
     if owner.startswith("@") or "@" in owner:
         return owner
     slug = owner_team_slug(owner)
-    if slug is None or ctx.codeowners is None:
+    if slug is None:
         return None
-    match = ctx.codeowners.owners_of(service.manifest)
-    candidates = list(match.owners) if match else []
-    candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
-    teams = (c for c in candidates if c.startswith("@") and "/" in c)
-    return next((t for t in teams if t.split("/", 1)[1].lower() == slug.lower()), None)
+    mapping = ctx.owner_teams.mapping(owner)
+    wanted = mapping.teams if mapping is not None else frozenset({slug.lower()})
+    if ctx.codeowners is not None:
+        match = ctx.codeowners.owners_of(service.manifest)
+        candidates = list(match.owners) if match else []
+        candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
+        teams = (c for c in candidates if c.startswith("@") and "/" in c)
+        found = next((t for t in teams if team_slug(t) in wanted), None)
+        if found is not None:
+            return found
+    return mapping.handle if mapping is not None else None
 
 
 def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:

@@ -158,6 +158,12 @@ def policy_from_config(
         enforce=bool(config.get("enforce", True)),
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
+        owner_teams=MappingProxyType(
+            {
+                str(group): (teams,) if isinstance(teams, str) else tuple(teams)
+                for group, teams in manifests.get("owner_teams", {}).items()
+            }
+        ),
     )
     return policy, problems
 

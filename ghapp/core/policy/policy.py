@@ -77,6 +77,8 @@ class Policy:
     enforce: bool = True  # False: findings are reported, the conclusion is never failure
     publish: Mapping[str, Any] = field(default_factory=dict)  # review_comments, labels, ...
     commands: Mapping[str, Any] = field(default_factory=dict)  # who may run which command
+    # Manifest group owner (any reference, compared by slug) -> GitHub team handles.
+    owner_teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
+from ghapp.core.fixtures import is_fixture_finding, is_test_path, skipped_note
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
@@ -48,10 +49,12 @@ Fingerprint = tuple[str, str, str]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A context plus the findings its checks produced (before policy is applied)."""
+    """A context plus the findings its checks produced (before policy is applied), and how many
+    service manifests under test directories were left out."""
 
     context: Context
     findings: tuple[Finding, ...]
+    fixture_services: int = 0
 
 
 def evaluate(
@@ -94,6 +97,10 @@ def evaluate(
         known = {f.fingerprint for f in before.findings}
 
     ctx = current.context
+    skipped = 0
+    if not policy.report_test_fixtures:
+        kept = [f for f in findings if not is_fixture_finding(f)]
+        skipped, findings = len(findings) - len(kept), kept
     findings = apply_policy(findings, ctx, known)
     coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
     files = resolve_files(
@@ -109,8 +116,15 @@ def evaluate(
         services=services,
         files=files,
         policy_configured=policy.configured,
-        notes=() if policy.configured else ("No ghapp config found: report only, nothing blocks.",),
+        notes=_notes(policy, skipped, current.fixture_services),
     )
+
+
+def _notes(policy: Policy, fixture_findings: int, fixture_services: int) -> tuple[str, ...]:
+    notes = [] if policy.configured else ["No ghapp config found: report only, nothing blocks."]
+    if fixture_findings or fixture_services:
+        notes.append(skipped_note(fixture_findings, fixture_services))
+    return tuple(notes)
 
 
 def run_checks(
@@ -127,6 +141,11 @@ def run_checks(
     text = located.text if located is not None else None
     codeowners = CodeOwners.from_text(text) if text is not None else None
     services, manifest_findings = discover_services(snapshot, catalog)
+    fixture_services = 0
+    if not policy.report_test_fixtures:
+        # A fake catalog entity in test data is not a service: it owns no files, has no checks.
+        real = tuple(s for s in services if not is_test_path(s.manifest))
+        fixture_services, services = len(services) - len(real), real
     ctx = Context(
         snapshot=snapshot,
         catalog=catalog,
@@ -142,7 +161,7 @@ def run_checks(
     findings = list(manifest_findings)
     for check in CHECKS:
         findings.extend(check(ctx))
-    return Evaluation(ctx, tuple(findings))
+    return Evaluation(ctx, tuple(findings), fixture_services)
 
 
 def apply_policy(

@@ -59,10 +59,19 @@ def render_sarif(report: Report, catalog: Catalog) -> str:
                     }
                 },
                 "results": results,
+                **_invocations(report),
             }
         ],
     }
     return json.dumps(sarif, indent=2, ensure_ascii=False)
+
+
+def _invocations(report: Report) -> dict[str, Any]:
+    """The report's notes (e.g. what was not reported) as tool execution notifications."""
+    if not report.notes:
+        return {}
+    notes = [{"level": "note", "message": {"text": note}} for note in report.notes]
+    return {"invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notes}]}
 
 
 def _sarif_level(severity: str) -> str:

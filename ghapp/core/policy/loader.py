@@ -158,6 +158,7 @@ def policy_from_config(
         enforce=bool(config.get("enforce", True)),
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
+        report_test_fixtures=bool(config.get("test_fixtures", {}).get("report", False)),
         owner_teams=MappingProxyType(
             {
                 str(group): (teams,) if isinstance(teams, str) else tuple(teams)

@@ -79,6 +79,8 @@ class Policy:
     commands: Mapping[str, Any] = field(default_factory=dict)  # who may run which command
     # Manifest group owner (any reference, compared by slug) -> GitHub team handles.
     owner_teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Kubernetes and manifest findings under test directories: reported, or counted in a note.
+    report_test_fixtures: bool = False
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")

@@ -67,6 +67,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "test_fixtures": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "report": {
+                    "type": "boolean",
+                    "description": "Report Kubernetes and manifest findings under test directories"
+                    " (test/, tests/, testdata/, e2e/, fixtures/, __fixtures__/ at any depth);"
+                    " default false: they are counted in a note.",
+                },
+            },
+        },
         "coverage": {
             "type": "array",
             "description": "Scan categories services must have, by tier, data class and files.",

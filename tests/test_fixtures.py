@@ -72,7 +72,7 @@ def test_findings_and_services_under_test_directories_are_counted_not_reported()
     pod_findings = sum(f.path == "deploy/pod.yaml" for f in report.findings)
     (note,) = [n for n in report.notes if n.startswith("Not reported")]
     assert f"{pod_findings} Kubernetes and service-manifest findings" in note
-    assert "1 service manifest under test directories" in note
+    assert "1 service manifest on test fixtures" in note
     assert "test_fixtures: {report: true}" in note
 
 

@@ -64,6 +64,7 @@ class Context:
         suggestion: str | None = None,
         owners: Iterable[str] = (),
         service: str | None = None,
+        fixture: bool = False,
     ) -> Finding:
         """A finding of a catalog rule; severity and default fix come from the catalog
         (the evaluator applies policy overrides, waivers and owners afterwards)."""
@@ -80,4 +81,5 @@ class Context:
             suggestion=suggestion,
             owners=tuple(owners),
             service=service,
+            fixture=fixture,
         )

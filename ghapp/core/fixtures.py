@@ -1,8 +1,9 @@
 """Test fixtures are not deploy config: paths under test directories, at any depth.
 
 Kubernetes and service-manifest findings there (a repository's test data holds deliberately
-broken Deployments and fake catalog entities) are not reported unless the policy asks for them
-(`test_fixtures: {report: true}`); the report says how many were left out.
+broken Deployments and fake catalog entities), and those a check marks `fixture` (Helm test
+pods), are not reported unless the policy asks for them (`test_fixtures: {report: true}`); the
+report says how many were left out.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ def is_test_path(path: str) -> bool:
 
 
 def is_fixture_finding(finding: Finding) -> bool:
-    """A Kubernetes or manifest finding on a file under a test directory."""
-    return (
-        bool(finding.path)
-        and finding.rule.startswith(FIXTURE_RULE_GROUPS)
-        and is_test_path(finding.path or "")
-    )
+    """A Kubernetes or manifest finding on a file under a test directory, or marked as about
+    a test fixture by its check (a Helm test pod)."""
+    if not finding.rule.startswith(FIXTURE_RULE_GROUPS):
+        return False
+    return finding.fixture or (finding.path is not None and is_test_path(finding.path))
 
 
 def skipped_note(findings: int, services: int) -> str:
@@ -36,8 +36,9 @@ def skipped_note(findings: int, services: int) -> str:
         parts.append(f"{services} service manifest{_s(services)}")
     where = ", ".join(f"{d}/" for d in sorted(TEST_DIRS))
     return (
-        f"Not reported: {' and '.join(parts)} under test directories ({where}): test fixtures are"
-        " not deploy config. Set `test_fixtures: {report: true}` in .github/ghapp.yml to report them."
+        f"Not reported: {' and '.join(parts)} on test fixtures (under {where}, or Helm test"
+        " pods): test fixtures are not deploy config. Set `test_fixtures: {report: true}` in"
+        " .github/ghapp.yml to report them."
     )
 
 

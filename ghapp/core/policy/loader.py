@@ -159,6 +159,7 @@ def policy_from_config(
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
         report_test_fixtures=bool(config.get("test_fixtures", {}).get("report", False)),
+        pod_security=str(config.get("kubernetes", {}).get("pod_security", "baseline")),
         owner_teams=MappingProxyType(
             {
                 str(group): (teams,) if isinstance(teams, str) else tuple(teams)

@@ -81,6 +81,9 @@ class Policy:
     owner_teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Kubernetes and manifest findings under test directories: reported, or counted in a note.
     report_test_fixtures: bool = False
+    # Kubernetes Pod Security Standard profile whose container settings are required:
+    # "baseline" (default) or "restricted" (adds seccomp, drop ALL, no token automount).
+    pod_security: str = "baseline"
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")

@@ -67,6 +67,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "kubernetes": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "pod_security": {
+                    "enum": ["baseline", "restricted"],
+                    "description": "restricted: also require the Pod Security Standard's"
+                    " restricted settings (seccomp profile, capabilities.drop: [ALL], no"
+                    " automounted service-account token). Default baseline.",
+                },
+            },
+        },
         "test_fixtures": {
             "type": "object",
             "additionalProperties": False,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+import pytest
+
+from ghapp.core.context import Context
 from ghapp.core.evaluate import changed_paths, evaluate
+from ghapp.core.kubernetes import checks as k8s_checks
+from ghapp.core.kubernetes.checks import FileResult
+from ghapp.core.kubernetes.podspec import Options
 from ghapp.core.model import Report
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.rules import default_catalog
@@ -68,14 +74,25 @@ def test_without_ids_on_both_sides_the_bytes_are_compared() -> None:
     assert sorted(head.reads) == ["a.txt", "b.txt"]
 
 
-def test_the_base_rechecks_only_the_manifests_the_change_touched() -> None:
+def test_the_base_rechecks_only_the_manifests_the_change_touched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+    real = k8s_checks._check_bytes
+
+    def counting(ctx: Context, path: str, data: bytes, options: Options) -> FileResult:
+        checked.append(path)
+        return real(ctx, path, data, options)
+
+    monkeypatch.setattr(k8s_checks, "_check_bytes", counting)
     files = workloads(30)
     base = IdentifiedSnapshot(files)
     head = IdentifiedSnapshot(
         {**files, "deploy/w0.yaml": DEPLOYMENT.format(name="w0", tag="latest")}
     )
     report = run(head, base)
-    assert [p for p in base.reads if p.startswith("deploy/")] == ["deploy/w0.yaml"]
+    assert len(checked) == 31  # the head's 30, then the base's one changed file
+    assert checked[-1] == "deploy/w0.yaml"
     new = [f for f in report.findings if f.new and f.rule.startswith("k8s/")]
     assert [(f.rule, f.path) for f in new] == [("k8s/image-tag-latest", "deploy/w0.yaml")]
 

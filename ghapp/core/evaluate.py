@@ -5,7 +5,9 @@ weaken its own policy), otherwise from the head. Every check runs over the head;
 checks run over the base too and a head finding whose fingerprint (rule, path, subject) exists on
 the base is marked `new: false`. Then, in this order: ignored paths are dropped, severity
 overrides apply ("off" drops the finding), owners are assigned (the service owner, else the
-CODEOWNERS owners of the path), and waivers mark findings `waived`. The conclusion is `neutral`
+CODEOWNERS owners of the path), and inline suppressions (`# ghapp: ignore[rule] reason`, read
+from the files the checks read) or waivers mark findings `waived`; a suppression that waives
+nothing is itself a `config/unused-suppression` finding. The conclusion is `neutral`
 without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
 `success`.
 """
@@ -31,9 +33,15 @@ from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
+from ghapp.core.policy.suppressions import (
+    Suppression,
+    SuppressionRecorder,
+    match_suppression,
+    unused_suppressions,
+)
 from ghapp.core.snapshot import Snapshot, content_ids
 from ghapp.core.workflows.coverage import check_coverage, compute_coverage
-from ghapp.core.workflows.hygiene import check_workflows
+from ghapp.core.workflows.hygiene import check_actions, check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
@@ -41,19 +49,23 @@ CHECKS: tuple[Check, ...] = (
     check_manifests,
     check_coverage,
     check_workflows,
+    check_actions,
     check_kubernetes,
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
+REPORT_ONLY_NOTE = "No ghapp config found: report only, nothing blocks."
 Fingerprint = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A context plus the findings its checks produced (before policy is applied), and how many
-    service manifests under test directories were left out."""
+    """A context plus the findings its checks produced (before policy is applied), the
+    inline suppressions found in the files they read, and how many service manifests under
+    test directories were left out."""
 
     context: Context
     findings: tuple[Finding, ...]
+    suppressions: tuple[Suppression, ...] = ()
     fixture_services: int = 0
 
 
@@ -75,8 +87,10 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
+    # Read through a recorder of its own: the config file's suppressions waive config findings.
+    policy_source = SuppressionRecorder(base if base is not None else head)
     policy, problems = read_policy(
-        base if base is not None else head,
+        policy_source,
         org_text=org_config,
         repo_text=repo_config,
         today=today,
@@ -88,20 +102,34 @@ def evaluate(
         changed = changed_paths(base, head)
     changed_set = frozenset(changed) if changed is not None else None
 
+    config_findings = [_config_finding(catalog, p) for p in problems]
     memo: dict[Hashable, Any] = {}  # per-file results, shared by head and base
     current = run_checks(head, catalog, policy, today, changed_set, directory, memo)
-    findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
+    suppressions = current.suppressions
+    if base is None:
+        suppressions += policy_source.suppressions
+    findings = _with_unused(current.findings, config_findings, suppressions, catalog)
     known: set[Fingerprint] | None = None
     if base is not None:
         before = run_checks(base, catalog, policy, today, changed_set, directory, memo)
-        known = {f.fingerprint for f in before.findings}
+        known = {
+            f.fingerprint
+            for f in _with_unused(
+                before.findings,
+                config_findings,
+                before.suppressions + policy_source.suppressions,
+                catalog,
+            )
+        }
+        # Config findings come from the base's config file, and so do their suppressions.
+        suppressions += tuple(s for s in policy_source.suppressions if s.path in _paths(problems))
 
     ctx = current.context
     skipped = 0
     if not policy.report_test_fixtures:
         kept = [f for f in findings if not is_fixture_finding(f)]
         skipped, findings = len(findings) - len(kept), kept
-    findings = apply_policy(findings, ctx, known)
+    findings = apply_policy(findings, ctx, suppressions, known)
     coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
     files = resolve_files(
         ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
@@ -116,12 +144,13 @@ def evaluate(
         services=services,
         files=files,
         policy_configured=policy.configured,
+        baseline=base is not None,
         notes=_notes(policy, skipped, current.fixture_services),
     )
 
 
 def _notes(policy: Policy, fixture_findings: int, fixture_services: int) -> tuple[str, ...]:
-    notes = [] if policy.configured else ["No ghapp config found: report only, nothing blocks."]
+    notes = [] if policy.configured else [REPORT_ONLY_NOTE]
     if fixture_findings or fixture_services:
         notes.append(skipped_note(fixture_findings, fixture_services))
     return tuple(notes)
@@ -137,6 +166,8 @@ def run_checks(
     memo: dict[Hashable, Any] | None = None,
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
+    recorder = SuppressionRecorder(snapshot)
+    snapshot = recorder
     located = find_codeowners(snapshot)
     text = located.text if located is not None else None
     codeowners = CodeOwners.from_text(text) if text is not None else None
@@ -161,14 +192,17 @@ def run_checks(
     findings = list(manifest_findings)
     for check in CHECKS:
         findings.extend(check(ctx))
-    return Evaluation(ctx, tuple(findings), fixture_services)
+    return Evaluation(ctx, tuple(findings), recorder.suppressions, fixture_services)
 
 
 def apply_policy(
-    findings: Iterable[Finding], ctx: Context, known: AbstractSet[Fingerprint] | None = None
+    findings: Iterable[Finding],
+    ctx: Context,
+    suppressions: Sequence[Suppression] = (),
+    known: AbstractSet[Fingerprint] | None = None,
 ) -> list[Finding]:
-    """Ignore paths, override severities, assign owners, apply waivers; with `known` (the
-    base's fingerprints), mark the findings the base already has as not new."""
+    """Ignore paths, override severities, assign owners, apply suppressions and waivers; with
+    `known` (the base's fingerprints), mark the findings the base already has as not new."""
     policy = ctx.policy
     out: list[Finding] = []
     for finding in findings:
@@ -178,8 +212,8 @@ def apply_policy(
         if severity == "off":
             continue
         changes: dict[str, Any] = {}  # one copy per finding, however many fields change
-        if known is not None and finding.fingerprint in known:
-            changes["new"] = False
+        if known is not None:
+            changes["new"] = finding.fingerprint not in known
         if severity is not None:
             changes["severity"] = _severity(severity)
         service_name = finding.service
@@ -195,8 +229,11 @@ def apply_policy(
             changes["owners"] = owners
         if changes:
             finding = finding.with_(**changes)
+        suppression = match_suppression(suppressions, finding)
         waiver = _waiver_for(policy.waivers, finding)
-        if waiver is not None:
+        if suppression is not None:
+            finding = finding.with_(waived=True, waiver=suppression.describe())
+        elif waiver is not None:
             until = f" until {waiver.until.isoformat()}" if waiver.until else ""
             finding = finding.with_(
                 waived=True,
@@ -293,6 +330,41 @@ def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
         if base.size(path) != head.size(path) or base.read(path) != head.read(path):
             changed.add(path)
     return sorted(changed)
+
+
+def _with_unused(
+    findings: Iterable[Finding],
+    config_findings: Iterable[Finding],
+    suppressions: Sequence[Suppression],
+    catalog: Catalog,
+) -> list[Finding]:
+    """The findings plus one `config/unused-suppression` per suppression that waives none."""
+    out = [*findings, *config_findings]
+    for s in unused_suppressions(suppressions, out):
+        unknown = [r for r in s.rules if r not in catalog.rules]
+        why = (
+            f"names no ghapp rule ({', '.join(unknown)})"
+            if unknown
+            else f"matches no finding on line {s.target}"
+            if s.target is not None
+            else "matches no finding"
+        )
+        out.append(
+            Finding(
+                rule="config/unused-suppression",
+                severity=catalog.rule("config/unused-suppression").severity,
+                message=f"`{s.comment}` {why}",
+                path=s.path,
+                line=s.line,
+                fix=catalog.rule("config/unused-suppression").fix,
+                subject=f"{s.comment} {s.reason}",
+            )
+        )
+    return out
+
+
+def _paths(problems: Iterable[ConfigProblem]) -> frozenset[str]:
+    return frozenset(p.path for p in problems)
 
 
 def _waiver_for(waivers: Iterable[Waiver], finding: Finding) -> Waiver | None:

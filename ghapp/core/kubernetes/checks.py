@@ -111,21 +111,15 @@ class _Budget:
 
 
 def _results(ctx: Context, paths: Sequence[str], options: Options) -> Iterable[FileResult]:
-    """Each file's result: from the memo when its content id is known there, else read (in
-    bulk) and checked."""
+    """Each file's result, read in bulk and checked, or taken from the memo when the same path
+    and content were checked already (the head of a change for its base). Files are read
+    either way, so that whatever wraps the snapshot (inline suppressions) sees them; reading a
+    blob the head read is a cache hit."""
     snapshot = ctx.snapshot
     # Content ids pay off only when a change's base and head are both checked; asking a
     # working tree for them costs a `git status`.
     ids = content_ids(snapshot) if ctx.changed is not None else None
-    to_read = []
-    for path in paths:
-        blob = ids(path) if ids is not None else None
-        known = ctx.memo.get(("k8s", path, blob, options)) if blob is not None else None
-        if known is not None:
-            yield known
-        else:
-            to_read.append(path)
-    for path, data in read_files(snapshot, to_read):
+    for path, data in read_files(snapshot, paths):
         if data is None:
             continue
         blob = ids(path) if ids is not None else None

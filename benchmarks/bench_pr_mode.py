@@ -255,8 +255,15 @@ def cli_seconds(
     command = [*python, "-m", "ghapp", "check", str(directory), *args, "--format", "json"]
 
     def run() -> None:
+        # Not from this checkout: `python -m` puts the working directory first on sys.path,
+        # ahead of PYTHONPATH, and `--before` must import the other revision.
         result = subprocess.run(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=directory,
+            check=False,
         )
         if result.returncode not in (0, 1):
             raise RuntimeError(f"{' '.join(command)}: {result.stderr.decode()[-500:]}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -21,10 +22,11 @@ from ghapp import __version__
 from ghapp.core.errors import GhappError
 
 # Offline commands, in the order `ghapp --help` lists them.
-COMMANDS = ("ghapp.cli.check", "ghapp.cli.owners", "ghapp.cli.rules")
+COMMANDS = ("ghapp.cli.check", "ghapp.cli.owners", "ghapp.cli.rules", "ghapp.cli.setup")
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules")
+# Commands that never need the app's subcommands parsed (skips importing the server stack).
+OFFLINE = ("check", "owners", "rules", "setup")
 
 
 class UsageError(GhappError):
@@ -38,13 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from ghapp.masking import mask
+
     try:
         return int(args.run(args) or 0)
     except GhappError as exc:
-        print(f"ghapp: error: {exc}", file=sys.stderr)
+        print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: keep the traceback, but never with a password in it
+        print(mask(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
 def build_parser(*, with_extensions: bool = True) -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ serves it as a starlette app; request bodies are validated against GitHub's publ
 schemas (schemas.py). harness.py starts servers, signs webhooks and waits for conditions.
 """
 
+from . import manifests  # noqa: F401  (registers the App-manifest flow's routes)
 from .schemas import SchemaBook, Violation
 from .server import create_fake_app
 from .state import Call, FakeGitHub, PullRequest

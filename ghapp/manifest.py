@@ -39,7 +39,7 @@ class Event:
 
 
 PERMISSIONS = (
-    Permission("checks", "write", "the `ghapp` check run, its annotations and its buttons"),
+    Permission("checks", "write", "the ghapp check run, its annotations and its buttons"),
     Permission(
         "pull_requests",
         "write",

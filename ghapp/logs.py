@@ -131,8 +131,9 @@ class PrettyFormatter(JsonFormatter):
 
 
 def _pretty_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if not text or any(c.isspace() for c in text) else text
+    if not isinstance(value, str):
+        return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value) if not value or any(c.isspace() for c in value) else value
 
 
 def _json_object(message: str) -> dict[str, Any] | None:

@@ -253,3 +253,17 @@ def test_conversion_answer_without_credentials_is_an_error() -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     with pytest.raises(GitHubError, match="pem, webhook_secret, client_id, client_secret"):
         asyncio.run(convert_manifest(API, "c", client=client))
+
+
+def test_key_in_env_puts_the_base64_key_in_env_for_containers(tmp_path: Path) -> None:
+    from ghapp.settings import Settings
+
+    registration = Registration(7, "g", "g", "", "acme", private_key_pem(), "w", "c", "s")
+    saved = save_credentials(
+        registration, tmp_path / ".env", "https://ghapp.example.com", key_in_env=True
+    )
+    assert saved.key_file is None and list(tmp_path.iterdir()) == [tmp_path / ".env"]
+    env = dotenv_values(saved.env_file)
+    assert "PRIVATE_KEY_PATH" not in env and "\n" not in str(env["PRIVATE_KEY"])
+    settings = Settings.from_env({k: str(v) for k, v in env.items()})
+    assert settings.private_key.strip() == private_key_pem().strip() and settings.app_id == 7

@@ -8,6 +8,7 @@ the OAuth client, saved under Probot's names in a 0600 `.env` beside a 0600 key 
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from typing import Any
 from ghapp.core.errors import GhappError
 
 LOOPBACK = "127.0.0.1"
-_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_./:@+-]*$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_./:@+=-]*$")
 logger = logging.getLogger("ghapp.setup")
 
 
@@ -48,6 +49,12 @@ def add_command(sub: Any) -> None:
         help="ask for contents: read, not write (no /claim-ownership pull requests)",
     )
     p.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write (.env)")
+    p.add_argument(
+        "--key-in-env",
+        action="store_true",
+        help="put the private key in the env file (PRIVATE_KEY, base64) instead of a key file: "
+        "for docker --env-file and Kubernetes secrets",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing env file")
     p.add_argument("--no-open", action="store_true", help="do not open a browser, print the URL")
     p.set_defaults(run=run_setup)
@@ -87,7 +94,12 @@ def run_setup(args: argparse.Namespace) -> int:
         manifest=manifest,
         org=args.org,
         on_registered=lambda registration: save_credentials(
-            registration, env_file, public_url.rstrip("/"), target.variables, force=args.force
+            registration,
+            env_file,
+            public_url.rstrip("/"),
+            target.variables,
+            force=args.force,
+            key_in_env=args.key_in_env,
         ),
     )
     server = uvicorn.Server(
@@ -107,7 +119,8 @@ def run_setup(args: argparse.Namespace) -> int:
         print("ghapp setup stopped before GitHub sent the App's credentials; nothing was written.")
         return 1
     print(f"\nRegistered {flow.registration.name} (App ID {flow.registration.app_id}).")
-    print(f"Credentials: {flow.saved.env_file}; private key: {flow.saved.key_file} (both 0600).")
+    key = f"; private key: {flow.saved.key_file}" if flow.saved.key_file else " (key included)"
+    print(f"Credentials: {flow.saved.env_file}{key}, readable only by you (0600).")
     print("\nNext steps:")
     for n, step in enumerate(flow.next_steps(), 1):
         print(f"  {n}. {step.text}")
@@ -145,16 +158,23 @@ def save_credentials(
     variables: tuple[tuple[str, str], ...] = (),
     *,
     force: bool = False,
+    key_in_env: bool = False,
 ) -> Any:
-    """Write the private key and the env file (both 0600); the `Saved` locations."""
+    """Write the private key and the env file (both 0600); the `Saved` locations.
+    `key_in_env` puts the key in the env file (base64 PRIVATE_KEY) instead of its own file."""
     from ghapp.web.setup import Saved
 
-    key_file = env_file.parent / f"{registration.slug}.private-key.pem"
-    write_private(key_file, registration.pem, force=True)  # a new App's key: a new file
+    key_file: Path | None = None
+    if key_in_env:
+        key = ("PRIVATE_KEY", base64.b64encode(registration.pem.encode()).decode())
+    else:
+        key_file = env_file.parent / f"{registration.slug}.private-key.pem"
+        write_private(key_file, registration.pem, force=True)  # a new App's key: a new file
+        key = ("PRIVATE_KEY_PATH", str(key_file))
     values = [
         ("APP_ID", str(registration.app_id)),
         ("APP_SLUG", registration.slug),
-        ("PRIVATE_KEY_PATH", str(key_file)),
+        key,
         ("WEBHOOK_SECRET", registration.webhook_secret),
         ("GITHUB_CLIENT_ID", registration.client_id),
         ("GITHUB_CLIENT_SECRET", registration.client_secret),

@@ -37,7 +37,7 @@ class Saved:
     """Where the credentials went."""
 
     env_file: Path
-    key_file: Path
+    key_file: Path | None  # None: the key is in the env file (PRIVATE_KEY)
 
 
 @dataclass(frozen=True)

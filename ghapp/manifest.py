@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from ghapp.settings import DEFAULT_WEBHOOK_PATH
+
 NAME = "ghapp"
 DESCRIPTION = (
     "Pull-request governance: who owns what changed, whether every service's ownership record "
@@ -75,16 +77,17 @@ def app_manifest(
     redirect_url: str,
     *,
     name: str = NAME,
-    webhook_path: str = "/api/github/webhooks",
+    webhook_url: str | None = None,
     read_only: bool = False,
 ) -> dict[str, Any]:
-    """The manifest GitHub's "register from a manifest" form expects (`manifest` field, JSON)."""
+    """The manifest GitHub's "register from a manifest" form expects (`manifest` field, JSON).
+    Webhooks go to `webhook_url`, by default the server's own path under `public_url`."""
     base = public_url.rstrip("/")
     return {
         "name": name,
         "description": DESCRIPTION,
         "url": base,
-        "hook_attributes": {"url": f"{base}{webhook_path}", "active": True},
+        "hook_attributes": {"url": webhook_url or f"{base}{DEFAULT_WEBHOOK_PATH}", "active": True},
         "redirect_url": redirect_url,
         "callback_urls": [f"{base}{OAUTH_CALLBACK_PATH}"],
         "public": False,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ghapp.cli import main
 from ghapp.masking import mask, url_secrets
+from ghapp.store.service import Store
+from tests.store.conftest import make_delivery
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,19 @@ def test_a_url_reports_the_secret_it_carries_raw_and_decoded() -> None:
     assert url_secrets("https://ghp_token@ghe.example.com") == ("ghp_token",)
     assert url_secrets("postgresql://postgres@db/x") == ()
     assert url_secrets("sqlite:///ghapp.db") == ()
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_ghapp_deliveries_masks_credentials_quoted_in_stored_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ghapp.db'}"
+    queue = Store.open(url, max_attempts=1).queue
+    queue.enqueue(make_delivery("d-1"))
+    job = queue.claim("worker-1")
+    assert job is not None
+    queue.fail(job, "GET https://x-access-token:ghs_SECRET@ghe.example.com/api/v3/app: 401")
+    args = ["deliveries", "list", "--status", "all", "--format", output, "--database-url", url]
+    assert main(args) == 0
+    shown = capsys.readouterr().out
+    assert "d-1" in shown and "ghs_SECRET" not in shown and "x-access-token:***@" in shown

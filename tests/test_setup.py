@@ -267,3 +267,13 @@ def test_key_in_env_puts_the_base64_key_in_env_for_containers(tmp_path: Path) ->
     assert "PRIVATE_KEY_PATH" not in env and "\n" not in str(env["PRIVATE_KEY"])
     settings = Settings.from_env({k: str(v) for k, v in env.items()})
     assert settings.private_key.strip() == private_key_pem().strip() and settings.app_id == 7
+
+
+def test_a_forwarding_channel_can_receive_the_webhooks_instead_of_the_public_url() -> None:
+    manifest = app_manifest(
+        "http://localhost:3000",
+        "http://127.0.0.1:3000/callback",
+        webhook_url="https://forward.example.com/channel-42",
+    )
+    assert manifest["hook_attributes"]["url"] == "https://forward.example.com/channel-42"
+    assert manifest["url"] == "http://localhost:3000"

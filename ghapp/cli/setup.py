@@ -41,6 +41,11 @@ def add_command(sub: Any) -> None:
         help="the address GitHub reaches the app at, e.g. https://ghapp.example.com "
         "(default: PUBLIC_URL); webhooks go to its /api/github/webhooks",
     )
+    p.add_argument(
+        "--webhook-url",
+        help="where GitHub posts webhooks when not PUBLIC_URL/api/github/webhooks, e.g. the "
+        "channel URL of a webhook-forwarding service on a laptop",
+    )
     p.add_argument("--port", type=int, default=3000, help="port of the local setup page (3000)")
     p.add_argument("--name", default="ghapp", help="the App's name (editable on GitHub too)")
     p.add_argument(
@@ -85,8 +90,14 @@ def run_setup(args: argparse.Namespace) -> int:
         )
     _check_port_free(args.port)
     base = f"http://{LOOPBACK}:{args.port}"
+    if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
+        raise GhappError(f"--webhook-url must be an http(s) URL, not {args.webhook_url!r}")
     manifest = app_manifest(
-        public_url, base + CALLBACK_PATH, name=args.name, read_only=args.read_only
+        public_url,
+        base + CALLBACK_PATH,
+        name=args.name,
+        webhook_url=args.webhook_url,
+        read_only=args.read_only,
     )
     flow = SetupFlow(
         web_url=target.web_url,

@@ -162,6 +162,19 @@ def capture_context() -> None:
     logging.setLogRecordFactory(make_record)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at each line (a replaced stderr, e.g. under test
+    capture, is followed instead of a closed one being written to)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always sys.stderr
+
+
 def configure_logging(
     level: str = "info",
     log_format: str = "json",
@@ -172,7 +185,7 @@ def configure_logging(
     """Send every logger's records to stderr (or `stream`) as JSON or pretty lines at `level`,
     masking `secrets` (and URL credentials) in each line."""
     capture_context()
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     formatter = PrettyFormatter if log_format == "pretty" else JsonFormatter
     handler.setFormatter(formatter(secrets))
     root = logging.getLogger()

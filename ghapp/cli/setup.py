@@ -78,7 +78,6 @@ def run_setup(args: argparse.Namespace) -> int:
         target = github_target_from_env()
     except SettingsError as exc:
         raise GhappError(str(exc)) from None
-    configure_logging(level, log_format or "pretty")  # a person is watching
     env_file = args.env_file.resolve()
     if env_file.exists() and not args.force:
         raise GhappError(f"{args.env_file} exists: pass --force to overwrite it")
@@ -89,6 +88,7 @@ def run_setup(args: argparse.Namespace) -> int:
             "https://ghapp.example.com (on a laptop, a webhook-forwarding URL; docs/deploy.md)"
         )
     _check_port_free(args.port)
+    configure_logging(level, log_format or "pretty")  # a person is watching
     base = f"http://{LOOPBACK}:{args.port}"
     if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
         raise GhappError(f"--webhook-url must be an http(s) URL, not {args.webhook_url!r}")

@@ -86,8 +86,9 @@ def _settings() -> Any:
     return load_settings()
 
 
-def _operator_database_url() -> str:
-    """DATABASE_URL alone (with logging set up from LOG_LEVEL/LOG_FORMAT): no app secrets."""
+def _operator_database_url(given: str | None = None) -> str:
+    """`given`, else DATABASE_URL alone, with logging set up from LOG_LEVEL/LOG_FORMAT: no app
+    secrets needed."""
     from ghapp.logs import configure_logging
     from ghapp.masking import url_secrets
     from ghapp.settings import (
@@ -99,7 +100,7 @@ def _operator_database_url() -> str:
 
     load_env_file()
     try:
-        url = database_url_from_env()
+        url = given or database_url_from_env()
         level, log_format = log_options_from_env()
     except SettingsError as exc:
         raise GhappError(str(exc)) from None
@@ -111,7 +112,7 @@ def _store(args: argparse.Namespace, url: str | None = None, **options: Any) -> 
     from ghapp.app.cli import database_error
     from ghapp.store.service import Store
 
-    url = args.database_url or url or _operator_database_url()
+    url = url or _operator_database_url(args.database_url)
     try:
         return Store.open(url, **options)
     except Exception as exc:  # bad URL, unreachable database, bad credentials, ...
@@ -126,7 +127,7 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     store = _store(
         args,
-        settings.database_url,
+        args.database_url or settings.database_url,
         max_attempts=args.max_attempts,
         lease_seconds=args.lease_seconds,
     )
@@ -198,7 +199,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from ghapp.store.reconcile import instrument, reconcile
 
     settings = _settings()
-    store = _store(args, settings.database_url)
+    store = _store(args, args.database_url or settings.database_url)
     since = datetime.now(UTC) - timedelta(hours=args.lookback_hours)
 
     async def main() -> dict[str, Any]:

@@ -23,7 +23,6 @@ from ghapp.core.errors import GhappError
 
 LOOPBACK = "127.0.0.1"
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_./:@+=-]*$")
-logger = logging.getLogger("ghapp.setup")
 
 
 def add_command(sub: Any) -> None:
@@ -87,11 +86,11 @@ def run_setup(args: argparse.Namespace) -> int:
             "setup needs the address GitHub will send webhooks to: --public-url "
             "https://ghapp.example.com (on a laptop, a webhook-forwarding URL; docs/deploy.md)"
         )
+    if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
+        raise GhappError(f"--webhook-url must be an http(s) URL, not {args.webhook_url!r}")
     _check_port_free(args.port)
     configure_logging(level, log_format or "pretty")  # a person is watching
     base = f"http://{LOOPBACK}:{args.port}"
-    if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
-        raise GhappError(f"--webhook-url must be an http(s) URL, not {args.webhook_url!r}")
     manifest = app_manifest(
         public_url,
         base + CALLBACK_PATH,
@@ -126,8 +125,14 @@ def run_setup(args: argparse.Namespace) -> int:
     flow.on_finished = lambda: setattr(server, "should_exit", True)
     threading.Thread(target=_announce, args=(server, base, not args.no_open), daemon=True).start()
     server.run()
-    if flow.registration is None or flow.saved is None:
+    if flow.registration is None:
         print("ghapp setup stopped before GitHub sent the App's credentials; nothing was written.")
+        return 1
+    if flow.saved is None:
+        print(
+            f"ghapp setup stopped before saving the credentials of {flow.registration.name}: "
+            f"delete the App ({flow.registration.html_url}) and run setup again."
+        )
         return 1
     print(f"\nRegistered {flow.registration.name} (App ID {flow.registration.app_id}).")
     key = f"; private key: {flow.saved.key_file}" if flow.saved.key_file else " (key included)"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ghapp.app.delivery import DeliverySink
+from ghapp.app.evaluations import Evaluations
 from ghapp.app.memory import Memory
 from ghapp.app.processor import Processor
 from ghapp.commands.audit import AuditLog
@@ -26,6 +27,7 @@ def add_commands(subparsers: Any) -> None:
         description="Run the webhook server (uvicorn) configured from the environment "
         "(APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL, PORT, ...).",
     )
+    add_evaluation_options(serve)
     serve.set_defaults(run=run_serve)
     replay = subparsers.add_parser(
         "replay",
@@ -38,6 +40,53 @@ def add_commands(subparsers: Any) -> None:
     replay.set_defaults(run=run_replay)
 
 
+def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """Where and under which budget evaluations run (`ghapp serve`, `ghapp worker`)."""
+    from ghapp.app.evaluations import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+
+    parser.add_argument(
+        "--evaluation-timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop an evaluation after this long and report it (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--evaluation-memory",
+        type=_positive_float,
+        default=DEFAULT_MEMORY / 1024**2,
+        metavar="MIB",
+        help=f"address space of each evaluation process (default {DEFAULT_MEMORY // 1024**2})",
+    )
+    parser.add_argument(
+        "--evaluation-processes",
+        type=int,
+        metavar="N",
+        help="evaluation processes (default: WORKERS, at most one per CPU)",
+    )
+
+
+def evaluation_pool(args: argparse.Namespace, workers: int) -> Any:
+    """The process pool evaluations run in, per the options above."""
+    from ghapp.app.evaluations import InProcesses, default_processes
+
+    return InProcesses(
+        args.evaluation_processes or default_processes(workers),
+        timeout=args.evaluation_timeout,
+        memory=int(args.evaluation_memory * 1024**2),
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+    return value
+
+
 def load_settings() -> Settings:
     try:
         return Settings.from_process_env()
@@ -46,10 +95,15 @@ def load_settings() -> Settings:
 
 
 def build_processor(
-    settings: Settings, *, audit: AuditLog | None = None, memory: Memory | None = None
+    settings: Settings,
+    *,
+    audit: AuditLog | None = None,
+    memory: Memory | None = None,
+    evaluations: Evaluations | None = None,
 ) -> Processor:
     """The app's processor with every handler: events, check-run buttons, comment commands.
-    `audit` keeps commands and `/waive` waivers (in memory when not given)."""
+    `audit` keeps commands and `/waive` waivers (in memory when not given); `evaluations` is
+    where evaluations run (a thread of this process when not given)."""
     from ghapp.commands.audit import MemoryAuditLog
     from ghapp.commands.register import register as register_commands
     from ghapp.github.client import GitHubFactory
@@ -63,6 +117,7 @@ def build_processor(
         clock=lambda: datetime.now(UTC),
         audit=audit,
         memory=memory,
+        evaluations=evaluations,
     )
     # After the app's own routes: commands replace the unaudited `recheck` button.
     register_commands(processor.router, processor.services, audit)
@@ -99,12 +154,16 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
     store = open_store(settings)
-    processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    evaluations = evaluation_pool(args, settings.workers)
+    processor = build_processor(
+        settings, audit=store.audit, memory=store.memory, evaluations=evaluations
+    )
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])
     )
-    app = create_app(settings, build_sink(settings, processor, store))
+    sink = build_sink(settings, processor, store)
+    app = create_app(settings, sink)
     app.router.routes.append(metrics_route(store.metrics))
     uvicorn.run(
         app,
@@ -115,6 +174,11 @@ def run_serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         access_log=False,  # intake logs every delivery itself, as JSON with its id
     )
+    # Running jobs finish first (or are released), then their evaluation processes stop.
+    stop_workers = getattr(sink, "stop_workers", None)
+    if stop_workers is not None:
+        stop_workers()
+    evaluations.close()
     return 0
 
 

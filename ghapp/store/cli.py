@@ -30,6 +30,9 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument(
         "--reconcile-interval", type=float, help="also run the reconciliation pass every N seconds"
     )
+    from ghapp.app.cli import add_evaluation_options
+
+    add_evaluation_options(worker)
     worker.set_defaults(run=run_worker)
 
     deliveries = subparsers.add_parser("deliveries", help="list deliveries, requeue dead letters")
@@ -98,7 +101,7 @@ def _store(args: argparse.Namespace, **options: Any) -> Any:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from ghapp.app.cli import build_processor
+    from ghapp.app.cli import build_processor, evaluation_pool
     from ghapp.store.logging import configure_json_logging
     from ghapp.store.reconcile import reconcile_forever
     from ghapp.store.worker import run_workers
@@ -106,8 +109,11 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_json_logging(settings.log_level if settings.log_level != "trace" else "DEBUG")
     store = _store(args, max_attempts=args.max_attempts, lease_seconds=args.lease_seconds)
-    processor = build_processor(settings, audit=store.audit, memory=store.memory)
     concurrency = args.concurrency or settings.workers
+    evaluations = evaluation_pool(args, concurrency)
+    processor = build_processor(
+        settings, audit=store.audit, memory=store.memory, evaluations=evaluations
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -136,7 +142,10 @@ def run_worker(args: argparse.Namespace) -> int:
             )
         await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        evaluations.close()
     return 0
 
 

@@ -19,7 +19,8 @@ PR at a time), and it skips a job older than the newest head already evaluated f
 (`ghapp_pr_heads`), so a late, older event can never overwrite a newer result.
 
 A failure is retried with exponential backoff and jitter (or the delay the error asked for);
-after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it.
+after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it. A failure
+that no retry can fix (the payload's shape) is dead-lettered at its first attempt.
 """
 
 from __future__ import annotations
@@ -380,10 +381,13 @@ class Queue:
             },
         )
 
-    def fail(self, job: Job, error: str, delay: float | None = None) -> str | None:
-        """Retry later (backoff, or `delay`) or dead-letter; the new status, None if lease lost."""
+    def fail(
+        self, job: Job, error: str, delay: float | None = None, *, permanent: bool = False
+    ) -> str | None:
+        """Retry later (backoff, or `delay`) or dead-letter (after the last attempt, or at once
+        when `permanent`); the new status, None if the lease was lost."""
         now = self.clock()
-        if job.attempts >= self.retry_policy.max_attempts:
+        if permanent or job.attempts >= self.retry_policy.max_attempts:
             status, available = DEAD, now
         else:
             wait = delay if delay is not None else self.retry_policy.backoff(job.attempts, self.rng)

@@ -3,7 +3,8 @@
 A worker is an asyncio task; database calls run in threads. The processor is
 `ghapp.app.processor.Processor` (duck-typed here: `process(delivery)`, async or not). An
 exception with a numeric `delay` attribute (RetryableError) is retried after that many seconds;
-any other exception is retried with backoff, and dead-lettered after the last attempt.
+one with a true `permanent` attribute (PermanentFailure) is dead-lettered at once; any other
+exception is retried with backoff, and dead-lettered after the last attempt.
 """
 
 from __future__ import annotations
@@ -116,7 +117,10 @@ class Worker:
             except Exception as exc:
                 delay = getattr(exc, "delay", None)
                 delay = float(delay) if isinstance(delay, int | float) else None
-                status = await asyncio.to_thread(self.queue.fail, job, _describe(exc), delay)
+                permanent = getattr(exc, "permanent", False) is True
+                status = await asyncio.to_thread(
+                    self.queue.fail, job, _describe(exc), delay, permanent=permanent
+                )
                 outcome = (
                     "lost_lease" if status is None else ("dead" if status == DEAD else "retry")
                 )

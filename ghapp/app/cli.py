@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ghapp.app.delivery import DeliverySink
-from ghapp.app.evaluations import Evaluations
 from ghapp.app.memory import Memory
 from ghapp.app.processor import Processor
+from ghapp.app.sandbox import Sandbox
 from ghapp.commands.audit import AuditLog
 from ghapp.core.errors import GhappError
 from ghapp.settings import Settings, SettingsError
@@ -42,7 +42,7 @@ def add_commands(subparsers: Any) -> None:
 
 def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     """Where and under which budget evaluations run (`ghapp serve`, `ghapp worker`)."""
-    from ghapp.app.evaluations import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+    from ghapp.app.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 
     parser.add_argument(
         "--evaluation-timeout",
@@ -66,11 +66,11 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def evaluation_pool(args: argparse.Namespace, workers: int) -> Any:
+def evaluation_sandbox(args: argparse.Namespace, workers: int) -> Any:
     """The process pool evaluations run in, per the options above."""
-    from ghapp.app.evaluations import InProcesses, default_processes
+    from ghapp.app.sandbox import ProcessSandbox, default_processes
 
-    return InProcesses(
+    return ProcessSandbox(
         args.evaluation_processes or default_processes(workers),
         timeout=args.evaluation_timeout,
         memory=int(args.evaluation_memory * 1024**2),
@@ -99,10 +99,10 @@ def build_processor(
     *,
     audit: AuditLog | None = None,
     memory: Memory | None = None,
-    evaluations: Evaluations | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Processor:
     """The app's processor with every handler: events, check-run buttons, comment commands.
-    `audit` keeps commands and `/waive` waivers (in memory when not given); `evaluations` is
+    `audit` keeps commands and `/waive` waivers (in memory when not given); `sandbox` is
     where evaluations run (a thread of this process when not given)."""
     from ghapp.commands.audit import MemoryAuditLog
     from ghapp.commands.register import register as register_commands
@@ -117,7 +117,7 @@ def build_processor(
         clock=lambda: datetime.now(UTC),
         audit=audit,
         memory=memory,
-        evaluations=evaluations,
+        sandbox=sandbox,
     )
     # After the app's own routes: commands replace the unaudited `recheck` button.
     register_commands(processor.router, processor.services, audit)
@@ -154,10 +154,8 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
     store = open_store(settings)
-    evaluations = evaluation_pool(args, settings.workers)
-    processor = build_processor(
-        settings, audit=store.audit, memory=store.memory, evaluations=evaluations
-    )
+    sandbox = evaluation_sandbox(args, settings.workers)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])
@@ -178,7 +176,7 @@ def run_serve(args: argparse.Namespace) -> int:
     stop_workers = getattr(sink, "stop_workers", None)
     if stop_workers is not None:
         stop_workers()
-    evaluations.close()
+    sandbox.close()
     return 0
 
 

@@ -2,7 +2,7 @@
 
 `check_pull_request` and `check_commit` are the whole pipeline: load the trees (and the PR's
 changed files), prefetch the blobs the core reads, evaluate off the event loop (in a worker
-process under `ghapp serve`, see ghapp.app.evaluations), publish. An evaluation that cannot
+process under `ghapp serve`, see ghapp.app.sandbox), publish. An evaluation that cannot
 finish raises `EvaluationFailed`. Other modules extend the app
 through `Services`: `requested_actions` (check-run buttons by identifier) and
 `on_repositories` (hooks told which repositories an installation covers), and through
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from ghapp.app.evaluations import EvaluationFailed, Evaluations, InThread
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
+from ghapp.app.sandbox import EvaluationFailed, Sandbox, ThreadSandbox
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
@@ -60,7 +60,7 @@ class Services:
     on_repositories: list[RepositoriesHook] = field(default_factory=list)
     audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
     report_hooks: list[Callable[[Report], None]] = field(default_factory=list)  # e.g. metrics
-    evaluations: Evaluations = field(default_factory=InThread)  # where evaluations run
+    sandbox: Sandbox = field(default_factory=ThreadSandbox)  # where evaluations run
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ async def _evaluate(
     if services.audit is not None and pr_number is not None:
         waivers = tuple(services.audit.waivers_for(repo, pr_number, today))
     try:
-        report, policy = await services.evaluations.run(
+        report, policy = await services.sandbox.run(
             run_core,
             services.evaluator,
             services.catalog,

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from ghapp.app.delivery import Delivery, PermanentFailure
-from ghapp.app.evaluations import Evaluations, InThread
 from ghapp.app.handlers import Evaluator, Services, register
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import InMemoryMemory, Memory
 from ghapp.app.router import Event, Router
+from ghapp.app.sandbox import Sandbox, ThreadSandbox
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.github.client import GitHubFactory
@@ -58,7 +58,7 @@ class Processor:
         caches: Caches | None = None,
         evaluator: Evaluator | None = None,
         audit: AuditLog | None = None,
-        evaluations: Evaluations | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self.github = github
@@ -73,7 +73,7 @@ class Processor:
             org_configs=OrgConfigs(clock),
             caches=caches or Caches(),
             audit=audit,
-            evaluations=evaluations or InThread(),
+            sandbox=sandbox or ThreadSandbox(),
         )
         register(self.router, self.services)
 

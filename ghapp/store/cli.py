@@ -101,7 +101,7 @@ def _store(args: argparse.Namespace, **options: Any) -> Any:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from ghapp.app.cli import build_processor, evaluation_pool
+    from ghapp.app.cli import build_processor, evaluation_sandbox
     from ghapp.store.logging import configure_json_logging
     from ghapp.store.reconcile import reconcile_forever
     from ghapp.store.worker import run_workers
@@ -110,10 +110,8 @@ def run_worker(args: argparse.Namespace) -> int:
     configure_json_logging(settings.log_level if settings.log_level != "trace" else "DEBUG")
     store = _store(args, max_attempts=args.max_attempts, lease_seconds=args.lease_seconds)
     concurrency = args.concurrency or settings.workers
-    evaluations = evaluation_pool(args, concurrency)
-    processor = build_processor(
-        settings, audit=store.audit, memory=store.memory, evaluations=evaluations
-    )
+    sandbox = evaluation_sandbox(args, concurrency)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -145,7 +143,7 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     finally:
-        evaluations.close()
+        sandbox.close()
     return 0
 
 

@@ -10,7 +10,8 @@ with an expired lease (its worker died). PostgreSQL skips rows other claimers ho
 (`FOR UPDATE SKIP LOCKED`); SQLite serialises claimers with `BEGIN IMMEDIATE`. The claim sets a
 lease that the worker renews (`heartbeat`) while the job runs; `complete`, `fail` and `release`
 only act while the caller still holds the lease, so a worker that lost it cannot undo the work of
-the one that took over.
+the one that took over. Workers `reclaim` at once the leases of workers known to be dead (same
+machine, process gone: ghapp.store.liveness), so a restart after a crash does not wait for them.
 
 Pull-request evaluations carry a coalescing key ("owner/name#123") and GitHub's time of that PR
 state. A claim of such a job takes the newest eligible job of its key instead and marks the older
@@ -402,6 +403,27 @@ class Queue:
         with self._worker_engine.begin() as conn:
             result = conn.execute(_FAIL, params)
         return status if result.rowcount == 1 else None
+
+    def reclaim(self, is_dead: Callable[[str], bool]) -> int:
+        """Expire now the leases whose owner `is_dead` (ghapp.store.liveness), so their jobs are
+        claimed at once instead of when the lease runs out; how many jobs were freed."""
+        now = self.clock()
+        with self._worker_engine.begin() as conn:
+            owners = conn.execute(
+                select(d.lease_owner)
+                .where(d.status == RUNNING, d.lease_expires_at >= now, d.lease_owner.is_not(None))
+                .distinct()
+            ).scalars()
+            dead = [owner for owner in owners if is_dead(owner)]
+            freed = 0
+            for owner in dead:
+                result = conn.execute(
+                    update(deliveries)
+                    .where(d.status == RUNNING, d.lease_owner == owner)
+                    .values(lease_expires_at=now - 1)
+                )
+                freed += result.rowcount
+        return freed
 
     def release(self, job: Job) -> bool:
         """Give a job back unfinished (shutdown): due now, the attempt not counted."""

@@ -4,7 +4,7 @@ Theory of operation. An evaluation is CPU-bound, and its input is written by who
 pull request. A thread is not enough to keep the server responsive: Python's `re` (and any other
 C code) holds the GIL for as long as one match takes, so a pattern that backtracks froze
 `/healthz`, webhook acknowledgements and every other job of the process. `ghapp serve` therefore
-evaluates in a pool of worker processes (`InProcesses`, on pebble's ProcessPool): the server's
+evaluates in a pool of worker processes (`ProcessSandbox`, on pebble's ProcessPool): the server's
 process only waits on a future, each evaluation has a time budget (the worker is killed and
 replaced when it is spent) and a memory budget (the worker's address space is capped), and any of
 these ending an evaluation raises `EvaluationFailed`, which handlers can report and the queue
@@ -16,16 +16,19 @@ was not fetched raises `BlobsMissing` in the worker; the parent fetches those bl
 evaluation again, within the same time budget. So a check that reads a new kind of file is
 correct at once, and only slower until the prefetch list learns about it.
 
-`InThread` (tests, `ghapp replay`) runs the same call in a thread of this process.
+`ThreadSandbox` (tests, `ghapp replay`) runs the same call in a thread of this process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copyreg
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -36,10 +39,11 @@ from typing import Any, Protocol, TypeVar
 from ghapp.app.delivery import PermanentFailure
 from ghapp.github.snapshot import READ_MAX_BYTES, GitHubSnapshot
 
-logger = logging.getLogger("ghapp.evaluations")
+logger = logging.getLogger("ghapp.sandbox")
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0  # seconds per evaluation; a normal one takes well under one
 DEFAULT_MEMORY = 2 * 1024**3  # bytes of address space per worker process
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 MAX_ROUNDS = 50  # fetch-and-retry rounds for blobs the prefetch missed (each finds one)
 
 
@@ -85,7 +89,7 @@ class PackedSnapshot:
         return data
 
 
-class Evaluations(Protocol):
+class Sandbox(Protocol):
     """Runs `function(*args)` (an evaluation) somewhere that cannot stall the event loop."""
 
     async def run(self, function: Callable[..., T], *args: Any) -> T: ...
@@ -93,7 +97,7 @@ class Evaluations(Protocol):
     def close(self) -> None: ...
 
 
-class InThread:
+class ThreadSandbox:
     """In a thread of this process: the snapshots' lazy reads work (tests, `ghapp replay`)."""
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
@@ -103,7 +107,7 @@ class InThread:
         return None
 
 
-class InProcesses:
+class ProcessSandbox:
     """In a pool of `processes` worker processes, each evaluation within `timeout` seconds and
     each worker within `memory` bytes of address space (None: no cap)."""
 
@@ -120,10 +124,10 @@ class InProcesses:
         self.memory = memory
         # forkserver: never fork the server (its threads may hold locks) but start workers fast.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ghapp.app.evaluations", "ghapp.core.evaluate"])
+        context.set_forkserver_preload(["ghapp.app.sandbox", "ghapp.core.evaluate"])
         self._pool = ProcessPool(
             max_workers=max(1, processes),
-            initializer=_limit_memory,
+            initializer=_prepare_worker,
             initargs=(memory,),
             context=context,
         )
@@ -183,9 +187,13 @@ def pack(
     return PackedSnapshot(files, blobs, frozenset(unreadable), tag)
 
 
-def _limit_memory(memory: int | None) -> None:
+def _prepare_worker(memory: int | None) -> None:
     """Pool initializer: cap the worker's address space, so a runaway evaluation gets a
-    MemoryError instead of growing until the machine swaps."""
+    MemoryError instead of growing until the machine swaps; and on Linux, die with the
+    forkserver (which dies with the server), so a `kill -9` of the server leaves no evaluation
+    running on."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if memory is None:
         return
     try:

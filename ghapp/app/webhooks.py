@@ -122,6 +122,8 @@ def load_payload(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadInvalid(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # GitHub's payloads nest a dozen levels; this is an attack
+        raise PayloadInvalid("body is nested too deeply to decode") from None
     if not isinstance(payload, dict):
         raise PayloadInvalid("body must be a JSON object")
     return payload

@@ -58,8 +58,7 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
     totals = counts(report.findings)
     lines.append(f"\nFindings: {totals}")
     for f in report.findings:
-        path = t(f.path) if f.path else None
-        where = f"{path}:{f.line}" if path and f.line else (path or "-")
+        where = t(f.path or "-") + (f":{f.line}" if f.path and f.line else "")
         flags = "" if f.new else " (existing)"
         flags += f" (waived: {t(f.waiver)})" if f.waived else ""
         owners = t(" ".join(f.owners)) or "nobody"

@@ -83,3 +83,13 @@ def test_a_body_nested_too_deeply_is_400_with_the_reason() -> None:
         ok = json.dumps({"action": "opened"}).encode()
         assert client.post("/webhooks", content=ok, headers=signed_headers(ok, "push")).is_success
     assert len(sink.deliveries) == 1
+
+
+def test_a_delivery_id_no_queue_can_store_is_400_with_the_reason() -> None:
+    body = json.dumps({"action": "opened"}).encode()
+    headers = signed_headers(body, "push")
+    headers["X-GitHub-Delivery"] = "x" * 300
+    with TestClient(create_app(make_settings(), RecordingSink())) as client:
+        response = client.post("/webhooks", content=body, headers=headers)
+    assert response.status_code == 400
+    assert "X-GitHub-Delivery must be at most 100" in response.text

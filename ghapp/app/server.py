@@ -75,6 +75,9 @@ def create_app(
             return JSONResponse({"ok": True, "pong": True})
         try:
             accepted = await sink.accept(delivery)
+        except WebhookError as exc:  # the sink can never take this delivery (its values)
+            log_json(logger, logging.WARNING, "delivery refused", reason=str(exc), **fields)
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
         except Exception as exc:  # any sink failure: GitHub must see a failed delivery
             log_json(logger, logging.ERROR, "sink failed", error=repr(exc), **fields)
             return JSONResponse({"error": "temporarily unavailable"}, status_code=503)

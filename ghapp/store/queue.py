@@ -398,7 +398,7 @@ class Queue:
             p_new_status=status,
             p_available=available,
             p_finished=now if status == DEAD else None,
-            p_error=error[:4000],
+            p_error=error[:4000].replace("\x00", "\ufffd"),  # PostgreSQL text holds no NUL
         )
         with self._worker_engine.begin() as conn:
             result = conn.execute(_FAIL, params)

@@ -471,12 +471,13 @@ class CommandHandler:
                 return existing
         else:
             await port.create_branch(repo, branch, pull.base_sha)
-        for path, text in files.items():
+        for path, content in files.items():
             current = await port.file_on_branch(repo, path, branch)
-            if current is not None and current[0] == text:
+            if current is not None and current[0] == content:
                 continue  # written by an earlier attempt of this same command
             message = f"{title}\n\nRequested by @{inv.actor} ({inv.source})."
-            await port.put_file(repo, path, branch, text, message, current[1] if current else None)
+            sha = current[1] if current else None
+            await port.put_file(repo, path, branch, content, message, sha)
         return await port.find_pull(repo, branch) or await port.open_pull(
             repo, branch, pull.base_ref, title, body
         )

@@ -361,7 +361,7 @@ def kill9(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", choices=(*SCENARIOS, []), default=list(SCENARIOS))
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=", ".join(SCENARIOS))
     parser.add_argument("--app-root", type=Path, default=ROOT, help="checkout whose ghapp serves")
     parser.add_argument("--stars", type=int, default=8)
     parser.add_argument("--length", type=int, default=50)
@@ -371,6 +371,10 @@ def main() -> int:
     parser.add_argument("--shape-watch", type=float, default=20.0)
     parser.add_argument("--kill-cap", type=float, default=90.0)
     args = parser.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}")
+    args.scenarios = args.scenarios or list(SCENARIOS)
     print(f"ghapp serve from {args.app_root.resolve()}")
     for name in args.scenarios:
         with tempfile.TemporaryDirectory() as tmp:

@@ -66,7 +66,7 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def evaluation_sandbox(args: argparse.Namespace, workers: int) -> Any:
+def evaluation_sandbox(args: argparse.Namespace, workers: int) -> Sandbox:
     """The process pool evaluations run in, per the options above."""
     from ghapp.app.sandbox import ProcessSandbox, default_processes
 

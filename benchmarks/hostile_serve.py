@@ -9,7 +9,7 @@ to measure the code before a change in the same run conditions). Scenarios:
             acknowledgement time of a normal delivery sent meanwhile, and when that normal PR
             gets its check run
   hangups   500 clients that send half a body and hang up: log bytes and lines they cost
-  slowloris one client sending its declared body one byte a second: when the server lets go
+  slowloris one client sending its declared body a byte at a time: when the server answers
   nested    a signed body nested 100,000 deep: the status code and log lines
   shape     a signed pull_request delivery whose `pull_request` is a list: attempts and status
   postgres  signed deliveries with an over-long id, a NUL byte, an installation id over 2**63,
@@ -234,6 +234,7 @@ def slowloris(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
             if not chunk:
                 break
             answer += chunk
+            break  # the server answered: it let go of the body
         held = time.perf_counter() - started
         sock.close()
     status = (

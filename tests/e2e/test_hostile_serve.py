@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ghapp.store.db import make_engine
+from ghapp.store.queue import Queue
 from tests.e2e.conftest import ROOT, seed_scenario
 from tests.fakegithub import FakeGitHub, PullRequest, create_fake_app
 from tests.fakegithub.delays import Delays, with_delays
@@ -83,20 +83,14 @@ class Served:
     ) -> httpx.Response:
         return send_webhook(f"{app.url}/webhooks", WEBHOOK_SECRET, event, payload, delivery_id)
 
-    def deliveries(self, app: AppProcess) -> list[dict[str, Any]]:
-        command = [sys.executable, "-m", "ghapp", "deliveries", "list", "--status", "all"]
-        out = subprocess.run(
-            [*command, "--format", "json"],
-            env={**app.env, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        return list(json.loads(out.stdout))
-
     def delivery(self, app: AppProcess, delivery_id: str) -> dict[str, Any] | None:
-        return next((d for d in self.deliveries(app) if d["delivery_id"] == delivery_id), None)
+        """The delivery's row as `ghapp deliveries list` shows it, read from the app's database."""
+        engine = make_engine(app.env["DATABASE_URL"])
+        try:
+            records = Queue(engine).list(limit=1000)
+        finally:
+            engine.dispose()
+        return next((vars(r) for r in records if r.delivery_id == delivery_id), None)
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ can neither forge output lines nor drive the terminal.
 from __future__ import annotations
 
 from ghapp.core.model import CATEGORIES, Report
+from ghapp.render.color import paint
 from ghapp.render.common import UNOWNED, counts, owners_by_team, yes
 from ghapp.render.escape import terminal as t
 
 
-def render_text(report: Report, *, show_files: int = 40) -> str:
+def render_text(report: Report, *, show_files: int = 40, color: bool = False) -> str:
     """For people at a terminal: ownership, services, coverage, then findings."""
-    lines = [f"ghapp check: {report.conclusion.upper()}"]
+    lines = [f"ghapp check: {paint(report.conclusion.upper(), report.conclusion, color)}"]
     lines += [f"  note: {t(note)}" for note in report.notes]
     if report.files:
         groups = owners_by_team(report.files)
@@ -62,7 +63,8 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
         flags = "" if f.new else " (existing)"
         flags += f" (waived: {t(f.waiver)})" if f.waived else ""
         owners = t(" ".join(f.owners)) or "nobody"
-        lines.append(f"  {f.severity:<7} {f.rule:<34} {where}{flags}")
+        severity = paint(f"{f.severity:<7}", f.severity, color)
+        lines.append(f"  {severity} {f.rule:<34} {where}{flags}")
         lines.append(f"          {t(f.message)}")
         lines.append(f"          owner: {owners}" + (f" | fix: {t(f.fix)}" if f.fix else ""))
     return "\n".join(lines) + "\n"

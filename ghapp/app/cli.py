@@ -13,6 +13,7 @@ from typing import Any
 from ghapp.app.delivery import DeliverySink
 from ghapp.app.memory import Memory
 from ghapp.app.processor import Processor
+from ghapp.app.sandbox import Sandbox
 from ghapp.commands.audit import AuditLog
 from ghapp.core.errors import GhappError
 from ghapp.settings import Settings, SettingsError
@@ -27,6 +28,7 @@ def add_commands(subparsers: Any) -> None:
         "(APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL, PORT, ...) "
         "and from a .env file in the working directory (the environment wins).",
     )
+    add_evaluation_options(serve)
     serve.set_defaults(run=run_serve)
     replay = subparsers.add_parser(
         "replay",
@@ -37,6 +39,53 @@ def add_commands(subparsers: Any) -> None:
     replay.add_argument("--event", required=True, help="the X-GitHub-Event name, e.g. pull_request")
     replay.add_argument("--action", help="override the payload's action")
     replay.set_defaults(run=run_replay)
+
+
+def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """Where and under which budget evaluations run (`ghapp serve`, `ghapp worker`)."""
+    from ghapp.app.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+
+    parser.add_argument(
+        "--evaluation-timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop an evaluation after this long and report it (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--evaluation-memory",
+        type=_positive_float,
+        default=DEFAULT_MEMORY / 1024**2,
+        metavar="MIB",
+        help=f"address space of each evaluation process (default {DEFAULT_MEMORY // 1024**2})",
+    )
+    parser.add_argument(
+        "--evaluation-processes",
+        type=int,
+        metavar="N",
+        help="evaluation processes (default: WORKERS, at most one per CPU)",
+    )
+
+
+def evaluation_sandbox(args: argparse.Namespace, workers: int) -> Sandbox:
+    """The process pool evaluations run in, per the options above."""
+    from ghapp.app.sandbox import ProcessSandbox, default_processes
+
+    return ProcessSandbox(
+        args.evaluation_processes or default_processes(workers),
+        timeout=args.evaluation_timeout,
+        memory=int(args.evaluation_memory * 1024**2),
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+    return value
 
 
 def load_settings() -> Settings:
@@ -54,10 +103,15 @@ def load_settings() -> Settings:
 
 
 def build_processor(
-    settings: Settings, *, audit: AuditLog | None = None, memory: Memory | None = None
+    settings: Settings,
+    *,
+    audit: AuditLog | None = None,
+    memory: Memory | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Processor:
     """The app's processor with every handler: events, check-run buttons, comment commands.
-    `audit` keeps commands and `/waive` waivers (in memory when not given)."""
+    `audit` keeps commands and `/waive` waivers (in memory when not given); `sandbox` is
+    where evaluations run (a thread of this process when not given)."""
     from ghapp.commands.audit import MemoryAuditLog
     from ghapp.commands.register import register as register_commands
     from ghapp.github.client import GitHubFactory
@@ -71,6 +125,7 @@ def build_processor(
         clock=lambda: datetime.now(UTC),
         audit=audit,
         memory=memory,
+        sandbox=sandbox,
     )
     # After the app's own routes: commands replace the unaudited `recheck` button.
     register_commands(processor.router, processor.services, audit)
@@ -115,14 +170,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     store = open_store(settings)
-    processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    sandbox = evaluation_sandbox(args, settings.workers)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
     processor.services.evaluations = store.evaluations
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])
     )
     ready = readiness(store.queue.engine, settings.private_key)
-    app = create_app(settings, build_sink(settings, processor, store), ready=ready)
+    sink = build_sink(settings, processor, store)
+    app = create_app(settings, sink, ready=ready)
     app.router.routes.append(metrics_route(store.metrics))
     app.router.routes.append(web_routes(settings, store.evaluations, github=processor.github))
     uvicorn.run(
@@ -135,6 +192,11 @@ def run_serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         access_log=False,  # intake logs every delivery itself, as JSON with its id
     )
+    # Running jobs finish first (or are released), then their evaluation processes stop.
+    stop_workers = getattr(sink, "stop_workers", None)
+    if stop_workers is not None:
+        stop_workers()
+    sandbox.close()
     return 0
 
 

@@ -29,6 +29,7 @@ def run_owners(args: argparse.Namespace) -> int:
     from ghapp.core.manifests.services import discover_services, service_of
     from ghapp.core.model import FileOwners
     from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
+    from ghapp.render.escape import terminal
     from ghapp.rules import default_catalog
     from ghapp.sources import DirectorySnapshot
 
@@ -61,11 +62,15 @@ def run_owners(args: argparse.Namespace) -> int:
         body = {"files": [f.to_json() for f in files], "errors": errors}
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
-    width = max((len(f.path) for f in files), default=10)
-    for f in files:
-        rule = f"line {f.line}: {f.pattern}" if f.line else "no rule"
-        where = f"  [{f.service}]" if f.service else ""
-        print(f"{f.path:<{width}}  {' '.join(f.owners) or '(unowned)'}  ({rule}){where}")
+    # File names, patterns and owners come from the repository: shown escaped, never executed.
+    shown = [terminal(f.path) for f in files]
+    width = max((len(p) for p in shown), default=10)
+    for path, f in zip(shown, files, strict=True):
+        rule = f"line {f.line}: {terminal(f.pattern)}" if f.line else "no rule"
+        where = f"  [{terminal(f.service)}]" if f.service else ""
+        owners = terminal(" ".join(f.owners)) or "(unowned)"
+        print(f"{path:<{width}}  {owners}  ({rule}){where}")
     for e in errors:
-        print(f"CODEOWNERS:{e['line']}:{e['column']}: {e['kind']}: {e['message']}", file=sys.stderr)
+        message = terminal(e["message"])
+        print(f"CODEOWNERS:{e['line']}:{e['column']}: {e['kind']}: {message}", file=sys.stderr)
     return 0

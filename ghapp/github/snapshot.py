@@ -200,6 +200,13 @@ class GitHubSnapshot:
         future = asyncio.run_coroutine_threadsafe(self._fetch(entry.sha), self.loop)
         return future.result(timeout=READ_TIMEOUT_SECONDS)
 
+    async def fetch(self, path: str) -> bytes | None:
+        """What `read(path)` returns, awaited on the loop (for callers that must not block it)."""
+        entry = self.tree.entries.get(path)
+        if entry is None or (entry.size or 0) > READ_MAX_BYTES:
+            return None
+        return await self._fetch(entry.sha)
+
     async def prefetch(self, paths: Iterable[str] | None = None) -> int:
         """Fetch the blobs of `paths` (default: `wanted_paths`) not cached yet; how many fetched."""
         chosen = wanted_paths(self._paths) if paths is None else list(paths)

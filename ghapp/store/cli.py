@@ -32,6 +32,9 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument(
         "--reconcile-interval", type=float, help="also run the reconciliation pass every N seconds"
     )
+    from ghapp.app.cli import add_evaluation_options
+
+    add_evaluation_options(worker)
     worker.set_defaults(run=run_worker)
 
     deliveries = subparsers.add_parser("deliveries", help="list deliveries, requeue dead letters")
@@ -120,7 +123,7 @@ def _store(args: argparse.Namespace, url: str | None = None, **options: Any) -> 
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from ghapp.app.cli import build_processor
+    from ghapp.app.cli import build_processor, evaluation_sandbox
     from ghapp.store.reconcile import reconcile_forever
     from ghapp.store.worker import run_workers
 
@@ -131,8 +134,9 @@ def run_worker(args: argparse.Namespace) -> int:
         max_attempts=args.max_attempts,
         lease_seconds=args.lease_seconds,
     )
-    processor = build_processor(settings, audit=store.audit, memory=store.memory)
     concurrency = args.concurrency or settings.workers
+    sandbox = evaluation_sandbox(args, concurrency)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -161,7 +165,10 @@ def run_worker(args: argparse.Namespace) -> int:
             )
         await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        sandbox.close()
     return 0
 
 

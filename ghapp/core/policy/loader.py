@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 
 from ghapp.core.policy.policy import (
+    DEFAULT_TAG_PINNED_ACTIONS,
     ConfigProblem,
     CoverageRequirement,
     ManifestRequirements,
@@ -158,6 +159,8 @@ def policy_from_config(
         enforce=bool(config.get("enforce", True)),
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
+        tag_pinned_actions=DEFAULT_TAG_PINNED_ACTIONS
+        + tuple(config.get("workflows", {}).get("tag_pinned_actions", ())),
     )
     return policy, problems
 

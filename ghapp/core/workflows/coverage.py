@@ -14,7 +14,7 @@ site blocks its own (push, schedule) run. Policy checks use the same reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ghapp.core.context import Context
@@ -22,7 +22,6 @@ from ghapp.core.globs import any_glob
 from ghapp.core.manifests.services import service_of
 from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, Service, Source
 from ghapp.core.policy.policy import CoverageRequirement
-from ghapp.core.snapshot import Snapshot, read_text
 from ghapp.core.workflows.delegation import Follower
 from ghapp.core.workflows.parsing import (
     Job,
@@ -35,7 +34,7 @@ from ghapp.core.workflows.parsing import (
     script_line,
 )
 from ghapp.core.workflows.scanners import Detection, ScannerCatalog, compile_catalog
-from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+from ghapp.core.workflows.signals import find_signals
 
 LABELS = {
     "sast": "SAST",
@@ -359,58 +358,3 @@ def _continue_on_error(value: str | None, line: int, where: str) -> str | None:
 
 def _source_key(source: Source) -> tuple[str, int]:
     return (source.path, source.line or 0)
-
-
-# Repository files that show intent (scheduled updates, local hooks, server-side analysis); they
-# are reported as signals, never as PR-blocking scans.
-_SIGNAL_FILES: Mapping[str, tuple[str, ...]] = {
-    ".github/dependabot.yml": ("sca",), ".github/dependabot.yaml": ("sca",),
-    "renovate.json": ("sca",), "renovate.json5": ("sca",), ".renovaterc": ("sca",),
-    ".renovaterc.json": ("sca",), ".github/renovate.json": ("sca",),
-    ".github/renovate.json5": ("sca",), ".snyk": ("sca",), "osv-scanner.toml": ("sca",),
-    "sonar-project.properties": ("sast",), ".semgrep.yml": ("sast",),
-    ".github/codeql/codeql-config.yml": ("sast",), ".gitleaks.toml": ("secrets",),
-    ".secrets.baseline": ("secrets",), ".checkov.yml": ("iac",), ".checkov.yaml": ("iac",),
-    ".tfsec/config.yml": ("iac",), ".kics.yaml": ("iac",), "polaris.yaml": ("iac",),
-}  # fmt: skip
-_HOOK_WORDS: tuple[tuple[str, str], ...] = (
-    ("gitleaks", "secrets"), ("detect-secrets", "secrets"), ("trufflehog", "secrets"),
-    ("ggshield", "secrets"), ("secretlint", "secrets"), ("detect-private-key", "secrets"),
-    ("detect-aws-credentials", "secrets"), ("talisman", "secrets"), ("bandit", "sast"),
-    ("semgrep", "sast"), ("gosec", "sast"), ("checkov", "iac"), ("tfsec", "iac"),
-    ("terrascan", "iac"), ("kics", "iac"), ("hadolint", "iac"), ("trivy", "iac"),
-    ("pip-audit", "sca"), ("safety", "sca"), ("osv-scanner", "sca"),
-)  # fmt: skip
-PRE_COMMIT = ".pre-commit-config.yaml"
-
-
-def find_signals(snapshot: Snapshot) -> dict[str, tuple[Source, ...]]:
-    """Repository-level signals per category: config files and pre-commit scanner hooks."""
-    present = set(snapshot.paths())
-    out: dict[str, list[Source]] = {}
-    for path, categories in _SIGNAL_FILES.items():
-        if path in present:
-            for category in categories:
-                out.setdefault(category, []).append(Source(path, 1))
-    if PRE_COMMIT in present:
-        for category, line in _pre_commit_hooks(read_text(snapshot, PRE_COMMIT) or ""):
-            out.setdefault(category, []).append(Source(PRE_COMMIT, line))
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _pre_commit_hooks(text: str) -> Iterator[tuple[str, int]]:
-    try:
-        doc = load_document(text)
-    except YamlError:
-        return
-    repos = doc.get("repos") if isinstance(doc, LineDict) else None
-    for repo in repos if isinstance(repos, LineList) else ():
-        hooks = repo.get("hooks") if isinstance(repo, LineDict) else None
-        if not isinstance(hooks, LineList):
-            continue
-        for i, hook in enumerate(hooks):
-            hook_id = str(hook.get("id", "")).lower() if isinstance(hook, LineDict) else ""
-            for word, category in _HOOK_WORDS:
-                if word in hook_id:
-                    yield category, hooks.line_of(i)
-                    break

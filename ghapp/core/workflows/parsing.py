@@ -38,6 +38,7 @@ class Trigger:
     paths_ignore: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
+    workflows: tuple[str, ...] | None = None  # `workflow_run`: the workflows that trigger it
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def _parse_triggers(on: Any, line: int) -> tuple[Trigger, ...]:
                 paths_ignore=_strings(spec.get("paths-ignore")),
                 types=_strings(spec.get("types")),
                 tags=_strings(spec.get("tags")),
+                workflows=_strings(spec.get("workflows")),
             )
         )
     return tuple(out)

@@ -32,30 +32,10 @@ from ghapp.core.workflows.shell import (
 
 _ASKS_ONLY = re.compile(r"\S+(\s+(--?version|-v|-V|version|--?help|-h|help))+\s*")
 _DOCKER_VALUE_OPTIONS = frozenset(
-    [
-        "-v",
-        "--volume",
-        "-e",
-        "--env",
-        "-w",
-        "--workdir",
-        "--entrypoint",
-        "--name",
-        "--network",
-        "--net",
-        "-u",
-        "--user",
-        "--platform",
-        "--mount",
-        "--env-file",
-        "-p",
-        "--publish",
-        "--user",
-        "--label",
-        "-l",
-        "--add-host",
-    ]
-)
+    ["-v", "--volume", "-e", "--env", "-w", "--workdir", "--entrypoint", "--name", "--network",
+     "--net", "-u", "--user", "--platform", "--mount", "--env-file", "-p", "--publish",
+     "--label", "-l", "--add-host"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ _ERREXIT_OFF = re.compile(r"^set\s+(\+[a-zA-Z]*e[a-zA-Z]*|\+o\s+errexit)(\s|$)")
 _SHEBANG_ERREXIT = re.compile(r"^#!\S*(\s+\S*env\s+\S+)?\s+-[a-z]*e")
 _STILL_FAILS = re.compile(r"^((then|do|else)\s+)?(exit\s+([1-9]|\$\?|\"?\$)|false|return\s+[1-9])")
 _CAPTURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\$\?$")
+_QUOTED = re.compile(r"'[^']*'|\"(\\.|[^\"\\])*\"")
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _PREFIXES = frozenset({"sudo", "time", "exec", "command", "then", "do", "else", "{", "(", "env"})
 _DECLARES = frozenset({"export", "local", "readonly", "declare", "typeset"})
@@ -124,7 +125,7 @@ def _blank_heredocs(text: str) -> str:
     lines = text.split("\n")
     i = 0
     while i < len(lines):
-        m = _HEREDOC.search(lines[i].replace("<<<", "   "))
+        m = _HEREDOC.search(_QUOTED.sub("", lines[i].replace("<<<", "   ")))
         i += 1
         if m is None:
             continue

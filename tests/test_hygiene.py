@@ -91,6 +91,7 @@ def test_untrusted_checkout_names_the_step_that_executes_the_code() -> None:
         "step `Build` (line 21) then executes it: `make preview`",
         "step `./.github/actions/lint` (line 38) then executes it: the local action "
         "`./.github/actions/lint`",
+        "step `step 2` (line 56) then executes it: `make generate`",
     ]
 
 

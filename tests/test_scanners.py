@@ -474,3 +474,9 @@ def test_bandit_action_exit_zero_argument() -> None:
     assert action("PyCQA/bandit-action@v1", args="-r . --exit-zero") == [
         ("bandit", ("sast",), False)
     ]
+
+
+def test_trivy_issue_action_scans_dependencies_without_failing() -> None:
+    assert action("knqyf263/trivy-issue-action@v0.0.6", severity="CRITICAL") == [
+        ("trivy", ("sca",), False)
+    ]

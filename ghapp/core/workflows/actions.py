@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from ghapp.core.workflows.parsing import Step
-from ghapp.core.workflows.shell import command_words, split_script
+from ghapp.core.workflows.shell import command_words, shell_words, split_script
 
 # Actions that build or run the code of the checked-out workspace.
 _EXECUTING_ACTIONS = {
@@ -24,93 +24,43 @@ _EXECUTING_ACTIONS = {
     "gradle/gradle-build-action": "runs the workspace's Gradle build",
 }
 _ANY = frozenset({"*"})
-# Command head -> subcommands that run the workspace's code ("*": any but version/help).
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Command head -> subcommands that run the workspace's code (_ANY: any but version/help).
 _EXECUTING_COMMANDS: dict[str, frozenset[str]] = {
     **dict.fromkeys(
-        [
-            "make",
-            "gmake",
-            "cmake",
-            "ninja",
-            "bazel",
-            "bazelisk",
-            "mvn",
-            "mvnw",
-            "gradle",
-            "gradlew",
-            "ant",
-            "sbt",
-            "yarn",
-            "bun",
-            "npx",
-            "node",
-            "deno",
-            "tsx",
-            "ts-node",
-            "python",
-            "python3",
-            "pytest",
-            "tox",
-            "nox",
-            "hatch",
-            "pdm",
-            "ruby",
-            "rake",
-            "rails",
-            "rspec",
-            "php",
-            "phpunit",
-            "msbuild",
-            "docker-compose",
-            "skaffold",
-            "tilt",
-            "eslint",
-            "jest",
-            "vitest",
-            "mocha",
-            "sh",
-            "bash",
-            "zsh",
-            "source",
-            ".",
-            "perl",
-        ],
+        _words(
+            "make gmake cmake ninja bazel bazelisk mvn mvnw gradle gradlew ant sbt yarn bun npx "
+            "node deno tsx ts-node python python3 pytest tox nox hatch pdm ruby rake rails rspec "
+            "php phpunit msbuild docker-compose eslint jest vitest mocha sh bash zsh source . perl"
+        ),
         _ANY,
     ),
-    "npm": frozenset(
-        [
-            "ci",
-            "install",
-            "i",
-            "test",
-            "t",
-            "run",
-            "run-script",
-            "start",
-            "exec",
-            "rebuild",
-            "pack",
-            "publish",
-        ]
-    ),
-    "pnpm": frozenset(["install", "i", "run", "test", "exec", "start", "build", "publish"]),
-    "cargo": frozenset(["build", "test", "run", "bench", "check", "clippy", "doc", "publish"]),
-    "go": frozenset(["build", "test", "run", "generate", "vet"]),
-    "pip": frozenset({"install"}),
-    "pip3": frozenset({"install"}),
-    "poetry": frozenset(["install", "run", "build"]),
-    "pipenv": frozenset(["install", "run", "sync"]),
-    "uv": frozenset(["run", "sync", "pip", "build"]),
-    "bundle": frozenset({"install", "exec"}),
-    "composer": frozenset(["install", "update", "run", "run-script"]),
-    "dotnet": frozenset(["build", "test", "run", "restore", "pack", "publish"]),
-    "docker": frozenset({"build", "buildx", "compose"}),
-    "podman": frozenset({"build"}),
-    "terraform": frozenset({"init", "plan", "apply", "console"}),
-    "tofu": frozenset({"init", "plan", "apply", "console"}),
-    "pre-commit": frozenset({"run"}),
-    "playwright": frozenset({"test"}),
-    "cypress": frozenset({"run"}),
+    "npm": _words("ci install i test t run run-script start exec rebuild pack publish"),
+    "pnpm": _words("install i run test exec start build publish"),
+    "cargo": _words("build test run bench check clippy doc publish"),
+    "go": _words("build test run generate vet"),
+    "pip": _words("install"),
+    "pip3": _words("install"),
+    "poetry": _words("install run build"),
+    "pipenv": _words("install run sync"),
+    "uv": _words("run sync pip build"),
+    "bundle": _words("install exec"),
+    "composer": _words("install update run run-script"),
+    "dotnet": _words("build test run restore pack publish"),
+    "docker": _words("build buildx compose"),
+    "podman": _words("build"),
+    "skaffold": _words("run build dev deploy test debug"),
+    "tilt": _words("up ci"),
+    "terraform": _words("init plan apply console"),
+    "tofu": _words("init plan apply console"),
+    "pre-commit": _words("run"),
+    "playwright": _words("test"),
+    "cypress": _words("run"),
 }
 _ASKS = frozenset({"--version", "-v", "-V", "version", "--help", "-h", "help"})
 
@@ -139,6 +89,17 @@ _GIT_WRITER_COMMANDS = re.compile(
     r"^(git\s+(.*\s)?(push|commit|tag)(\s|$)|(semantic-release|release-it|lerna|changeset)(\s|$)"
     r"|npm version|mvn(w)? .*release:|cargo release|(gradle|gradlew) .*release)"
 )
+# Actions that act on GitHub with the job's token or an OIDC credential (comments, labels,
+# releases, packages, pages, code scanning, attestations, cloud logins).
+_TOKEN_USER_PREFIXES = (
+    "actions/github-script", "actions/labeler", "actions/stale", "actions/deploy-pages",
+    "actions/attest", "github/codeql-action/", "peter-evans/", "marocchino/", "thollander/",
+    "googleapis/release-please-action", "release-drafter/", "docker/login-action",
+    "jamesives/github-pages-deploy-action", "peaceiris/actions-gh-pages", "dependabot/",
+    "ossf/scorecard-action", "sigstore/", "slsa-framework/", "aws-actions/configure-aws-credentials",
+    "google-github-actions/auth", "azure/login", "codecov/",
+)  # fmt: skip
+_TOKEN = re.compile(r"github\.token|secrets\.GITHUB_TOKEN|\bGH_TOKEN\b|\bGITHUB_TOKEN\b")
 # Cache-aware actions: action -> (input that turns caching on or off, values that turn it on,
 # whether it caches when the input is absent).
 _CACHE_ACTIONS: dict[str, tuple[str | None, frozenset[str], bool]] = {
@@ -164,7 +125,7 @@ _CACHE_ACTIONS: dict[str, tuple[str | None, frozenset[str], bool]] = {
 def commands(step: Step) -> Iterator[tuple[list[str], int]]:
     """The commands of a `run:` step, wrappers stripped: (words, 0-based script line)."""
     for text, line, _ in split_script(step.run or ""):
-        words, _ = command_words(text.split())
+        words, _ = command_words(shell_words(text))
         if words:
             yield [w.strip("'\"") for w in words], line
 
@@ -224,6 +185,25 @@ def pushes(step: Step) -> bool:
     if step.action in _GIT_WRITER_ACTIONS:
         return True
     return any(_GIT_WRITER_COMMANDS.match(" ".join(w)) for w, _ in commands(step))
+
+
+def uses_token(step: Step) -> bool:
+    """Whether the step may act with the job's token or credentials (so may need its scopes)."""
+    name = step.action or ""
+    if (
+        name in _PUBLISHER_ACTIONS
+        or name in _GIT_WRITER_ACTIONS
+        or name.startswith(_TOKEN_USER_PREFIXES)
+        or name.startswith("./")
+        or any(_TOKEN.search(v) for v in (*step.with_.values(), *step.env.values()))
+        or any(_TOKEN.search(k) for k in step.env)
+    ):
+        return True
+    return (
+        publishes(step) is not None
+        or pushes(step)
+        or any(w[0] == "gh" or _TOKEN.search(" ".join(w)) for w, _ in commands(step))
+    )
 
 
 def restores_cache(step: Step) -> str | None:

@@ -6,7 +6,8 @@ reach of every later step, in a job where a later step could leak it and none ne
 - it uploads the workspace with its hidden files: `.git/config` lands in a downloadable artifact
   (only before checkout v6, and only when upload-artifact includes hidden files: before v4.4 or
   with `include-hidden-files: true`);
-- it publishes with a third-party tool, which (with its dependencies) runs with the token in reach.
+- it publishes (a release, a package, an image) with a token declared to write, and every build
+  step before the publishing one runs third-party code with that token in reach.
 
 Nothing is reported when the token cannot write, when `persist-credentials` is set (`true` says
 the job needs it), or when a later step pushes with git (the credentials are then needed).
@@ -45,7 +46,8 @@ def check(ctx: Context, workflows: Sequence[Workflow]) -> Iterator[Finding]:
                 later = job.steps[i + 1 :]
                 if any(pushes(s) for s in later):
                     break
-                leak = _leak(wf, step, later, executions.get(job.id))
+                declared = job.has_permissions or wf.has_permissions
+                leak = _leak(wf, step, later, executions.get(job.id), declared)
                 if leak is not None:
                     yield ctx.finding(
                         "workflow/persist-credentials",
@@ -58,16 +60,22 @@ def check(ctx: Context, workflows: Sequence[Workflow]) -> Iterator[Finding]:
 
 
 def _leak(
-    wf: Workflow, checkout: Step, later: Sequence[Step], execution: PullRequestCode | None
+    wf: Workflow,
+    checkout: Step,
+    later: Sequence[Step],
+    execution: PullRequestCode | None,
+    declared: bool,
 ) -> str | None:
+    """Why the persisted token is exposed for nothing (None: it is not, or it is needed)."""
     if execution is not None and execution.runner in later:
         return (
             f"step `{execution.runner.label}` (line {execution.runner_line}) runs the pull "
             f"request's code ({execution.runner_what}), which can read it"
         )
     checkout_major = _version(wf, checkout)[0]
+    in_git_config = checkout_major is not None and checkout_major < 6
     for step in later:
-        if step.action != "actions/upload-artifact" or checkout_major in (None, *range(6, 100)):
+        if step.action != "actions/upload-artifact" or not in_git_config:
             continue
         path = step.with_.get("path", "")
         if not any(_WORKSPACE.search(p.strip()) for p in path.splitlines() if p.strip()):
@@ -81,12 +89,12 @@ def _leak(
                 f"step `{step.label}` (line {step.uses_line}) uploads the workspace with its "
                 "hidden files, `.git/config` and the token in it included"
             )
-    for step in later:
+    for step in later if declared else ():  # the default scopes may be read-only: say nothing
         tool = publishes(step)
         if tool is not None:
             return (
-                f"step `{step.label}` (line {step.uses_line or step.run_line or step.line}) "
-                f"publishes with {tool}, which runs with the token in reach but does not need it"
+                f"the job publishes (step `{step.label}`, {tool}) but never pushes with git: "
+                "every build step after the checkout can read a token nothing needs"
             )
     return None
 

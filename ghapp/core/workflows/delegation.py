@@ -102,7 +102,7 @@ class Follower:
         self._catalog = catalog
         self._paths = frozenset(snapshot.paths())
         self._texts: dict[str, str | None] = {}
-        self._makefiles: dict[tuple[str, tuple[tuple[str, str], ...]], Makefile | None] = {}
+        self._makefiles: dict[str, Makefile | None] = {}
 
     def hook(self, chain: tuple[_Key, ...] = ()) -> Follow:
         """The hook for commands of a script reached through `chain`."""
@@ -269,10 +269,10 @@ class Follower:
         )
         if path is None:
             return None
-        key = (path, tuple(sorted(overrides.items())))
-        if key not in self._makefiles:
-            self._makefiles[key] = read_makefile(path, self._read, overrides)
-        return self._makefiles[key]
+        if path not in self._makefiles:
+            self._makefiles[path] = read_makefile(path, self._read)
+        parsed = self._makefiles[path]
+        return None if parsed is None else parsed.overridden(overrides)
 
     def _target(
         self, makefile: Makefile, where: str, target: str, chain: tuple[_Key, ...]

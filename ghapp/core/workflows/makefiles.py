@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MAX_EXPANSION = 20  # nesting of variable references; deeper is self-reference or junk
 MAX_INCLUDES = 20
@@ -54,23 +54,27 @@ class Makefile:
     def expand(self, text: str, auto: Mapping[str, str] | None = None) -> str:
         return expand(text, self.variables, auto or {})
 
+    def overridden(self, overrides: Mapping[str, str]) -> Makefile:
+        """The same Makefile run as `make VAR=value …` (command-line values win)."""
+        if not overrides:
+            return self
+        return replace(self, variables={**self.variables, **overrides})
+
     @property
     def shell_flags(self) -> str:
         return self.expand(self.variables.get(".SHELLFLAGS", ""))
 
 
-def read_makefile(
-    path: str, read: Callable[[str], str | None], overrides: Mapping[str, str] | None = None
-) -> Makefile | None:
+def read_makefile(path: str, read: Callable[[str], str | None]) -> Makefile | None:
     """Parse the Makefile at `path` (None when absent); `read(path)` returns a file's text.
-    `overrides` are command-line `VAR=value` assignments, which beat the file's."""
+    Command-line `VAR=value` assignments are applied afterwards (`Makefile.overridden`): they
+    change what recipes expand to, not which targets exist."""
     text = read(path)
     if text is None:
         return None
     variables: dict[str, str] = {"MAKE": "make"}
     pending: list[tuple[str, int, str, list[RecipeLine]]] = []  # (rule text, line, path, recipe)
     _parse(path, text, read, variables, pending, {path})
-    variables.update(overrides or {})
     rules: dict[str, Rule] = {}
     default: str | None = None
     for rule_text, number, where, recipe in pending:

@@ -2,25 +2,29 @@
 (`workflow/write-all-permissions`), and write scopes granted to every job at the workflow level
 (`workflow/excessive-permissions`).
 
-Workflow-level write scopes are reported only when they reach a job that did not ask for them:
-the workflow has several jobs and at least one of them declares no `permissions:` of its own
-(zizmor's regular persona; one job, or jobs that all declare their own, are fine). Reusable-only
+Workflow-level write scopes are reported only when they reach a job that does not need them:
+the workflow has several jobs and at least one declares no `permissions:` of its own and shows
+no use of the token (no `gh`, git push, publishing, token input or GitHub-writing action). One
+job, or jobs that all declare their own, are fine (zizmor's regular persona). Reusable-only
 workflows inherit their caller's token and are skipped.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
+from ghapp.core.workflows.actions import uses_token
 from ghapp.core.workflows.parsing import Job, Workflow
 from ghapp.core.yamlnodes import LineDict
 
 # Events on which a pull request's author (or any commenter) shapes what a job does while its
 # token keeps the base repository's write scopes.
 _EXPOSED = ("pull_request_target", "issue_comment", "workflow_run")
+_TOKEN_ENV = re.compile(r"github\.token|secrets\.GITHUB_TOKEN|^(GH|GITHUB)_TOKEN=")
 
 
 def check(ctx: Context, workflows: Sequence[Workflow]) -> Iterator[Finding]:
@@ -76,7 +80,8 @@ def _excessive(ctx: Context, wf: Workflow) -> Iterator[Finding]:
     scopes = write_scopes(wf.permissions)
     if not scopes or wf.events == {"workflow_call"} or len(wf.jobs) < 2:
         return
-    inheriting = [j.id for j in wf.jobs if not j.has_permissions]
+    # a job that shows no use of the token (no gh, push, publish, token input) needs no write
+    inheriting = [j.id for j in wf.jobs if not j.has_permissions and not _may_use_token(j)]
     if not inheriting:
         return
     exposed = [e for e in _EXPOSED if e in wf.events]
@@ -88,7 +93,8 @@ def _excessive(ctx: Context, wf: Workflow) -> Iterator[Finding]:
     yield ctx.finding(
         "workflow/excessive-permissions",
         f"{wf.path} grants {', '.join(f'`{s}: write`' for s in scopes)} at the workflow level, "
-        f"so job(s) {', '.join(f'`{j}`' for j in inheriting)} get it without asking{where}",
+        f"so job(s) {', '.join(f'`{j}`' for j in inheriting)}, which use no token, get it too"
+        f"{where}",
         path=wf.path,
         line=line,
         subject="workflow",
@@ -108,6 +114,12 @@ def _missing(ctx: Context, wf: Workflow) -> Iterator[Finding]:
             line=wf.on_line,
             subject="workflow",
         )
+
+
+def _may_use_token(job: Job) -> bool:
+    if job.uses is not None or any(_TOKEN_ENV.search(f"{k}={v}") for k, v in job.env.items()):
+        return True  # a reusable workflow's needs are unknown here
+    return any(uses_token(step) for step in job.steps)
 
 
 def _is_write_all(value: object) -> bool:

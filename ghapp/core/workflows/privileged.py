@@ -47,6 +47,9 @@ _HEAD_REF = re.compile(
     r"|github\.event\.workflow_run\.head_(sha|branch)|pull_request\.merge_commit_sha",
     re.IGNORECASE,
 )
+_BOT_AUTHOR = re.compile(
+    r"github\.event\.pull_request\.user\.login\s*==\s*'[A-Za-z0-9-]+\[bot\]'", re.IGNORECASE
+)
 _GH_CHECKOUT = re.compile(r"\bgh\s+pr\s+checkout\b")
 _ARTIFACT_ACTIONS = frozenset({"actions/download-artifact", "dawidd6/action-download-artifact"})
 _ENV_WRITE = re.compile(
@@ -125,7 +128,7 @@ def pull_request_code(wf: Workflow, events: Sequence[str]) -> Iterator[PullReque
     """Jobs that check out the pull request's code on `events` and then execute it."""
     for job in wf.jobs:
         live = tuple(e for e in events if may_run(job.if_, e))
-        if not live:
+        if not live or _bot_authored_only(job.if_):
             continue
         for i, step in enumerate(job.steps):
             if not any(may_run(step.if_, e) for e in live):
@@ -158,6 +161,15 @@ def _first_execution(
             where = step.uses_line if at is None else script_line(wf.lines, step.run_line, at)
             return step, what, where or step.line
     return None
+
+
+def _bot_authored_only(condition: str | None) -> bool:
+    """`if: github.event.pull_request.user.login == 'dependabot[bot]'` (with no `||`): only a
+    bot's pull requests run the job, and the author of a pull request cannot be spoofed (unlike
+    `github.actor`, which zizmor's bot-conditions audit covers)."""
+    if not condition or "||" in condition:
+        return False
+    return bool(_BOT_AUTHOR.search(condition))
 
 
 def _head_checkout(step: Step) -> tuple[str, int] | None:
@@ -202,7 +214,7 @@ def _github_env(ctx: Context, wf: Workflow, events: Sequence[str]) -> Iterator[F
         live = [e for e in events if may_run(job.if_, e)]
         if not live:
             continue
-        fork_files: str | None = None  # what put fork-controlled files in the workspace
+        fork_files: list[str] = []  # what put fork-controlled files in the workspace
         for step in job.steps:
             if not any(may_run(step.if_, e) for e in live):
                 continue
@@ -217,7 +229,11 @@ def _github_env(ctx: Context, wf: Workflow, events: Sequence[str]) -> Iterator[F
                         line=line,
                         subject=f"{job.id}:{step.label}:{dest}",
                     )
-            fork_files = fork_files or _brings_fork_files(step)
+            brought = _brings_fork_files(step)
+            if brought is not None and brought not in fork_files:
+                fork_files.insert(
+                    0, brought
+                )  # the latest first: it is what a read most likely reads
 
 
 def _brings_fork_files(step: Step) -> str | None:
@@ -230,7 +246,7 @@ def _brings_fork_files(step: Step) -> str | None:
 
 
 def _env_writes(
-    wf: Workflow, job: Job, step: Step, fork_files: str | None
+    wf: Workflow, job: Job, step: Step, fork_files: Sequence[str]
 ) -> Iterator[tuple[str, int, str]]:
     """(destination, line, what is written) for each fork-controlled write in the script."""
     script = step.run or ""
@@ -240,7 +256,8 @@ def _env_writes(
         k for k, v in env.items() if (m := UNTRUSTED.search(v)) and _MULTILINE.search(m.group(0))
     }
     tainted: set[str] = set()  # shell variables assigned from fork files or tainted values
-    from_files = fork_files or _brings_fork_files(step)
+    here = _brings_fork_files(step)
+    from_files = " or ".join([here, *fork_files] if here else fork_files) or None
     previous = ""
     for text, offset, op in split_script(script):
         for name, value in re.findall(r"(?:^|\s)([A-Za-z_]\w*)=(\S.*)$", text):

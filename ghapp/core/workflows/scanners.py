@@ -25,6 +25,7 @@ from ghapp.core.workflows.shell import (
     command_words,
     errexit_after,
     normalise,
+    shell_words,
     split_script,
     step_shell,
     swallowed,
@@ -185,6 +186,7 @@ class ScannerCatalog:
     workflows: tuple[_Matcher, ...]
     commands: tuple[_Matcher, ...]
     images: Mapping[str, str]
+    any_command: re.Pattern[str]  # every command pattern at once: most commands match none
 
     def match_step(
         self, step: Step, follow: Follow | None = None, cwd: str = ""
@@ -226,7 +228,7 @@ class ScannerCatalog:
         variables: dict[str, str] = {}
         found: list[Detection] = []
         for i, (text, line, _) in enumerate(commands):
-            words = text.split()
+            words = shell_words(text)
             at_errexit = errexit
             errexit = errexit_after(words, errexit)
             variables.update(assignments(words))
@@ -252,7 +254,7 @@ class ScannerCatalog:
     def _match_command(self, normal: str, line: int) -> list[Detection]:
         if _ASKS_ONLY.fullmatch(normal):
             return []  # `trivy --version`, `gitleaks help`: prints, scans nothing
-        matcher = _first_match(self.commands, normal)
+        matcher = _first_match(self.commands, normal) if self.any_command.match(normal) else None
         if matcher is None:
             return []
         det = matcher.decide(normal, {})
@@ -315,6 +317,9 @@ def _compile(tools: Sequence[Mapping[str, Any]]) -> ScannerCatalog:
         actions=tuple(m for _, m in sorted(actions, key=lambda x: x[0])),
         workflows=tuple(m for _, m in sorted(workflows, key=lambda x: x[0])),
         commands=tuple(commands),
+        any_command=re.compile(
+            "|".join(f"(?:{m.pattern.pattern})" for m in commands) or "(?!)", re.IGNORECASE
+        ),
         images=images,
     )
 

@@ -23,6 +23,7 @@ _ERREXIT_OFF = re.compile(r"^set\s+(\+[a-zA-Z]*e[a-zA-Z]*|\+o\s+errexit)(\s|$)")
 _SHEBANG_ERREXIT = re.compile(r"^#!\S*(\s+\S*env\s+\S+)?\s+-[a-z]*e")
 _STILL_FAILS = re.compile(r"^((then|do|else)\s+)?(exit\s+([1-9]|\$\?|\"?\$)|false|return\s+[1-9])")
 _CAPTURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\$\?$")
+_PLAIN = re.compile(r"[^\n;&|'\"`\\#$()]+")
 _QUOTED = re.compile(r"'[^']*'|\"(\\.|[^\"\\])*\"")
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _PREFIXES = frozenset({"sudo", "time", "exec", "command", "then", "do", "else", "{", "(", "env"})
@@ -66,6 +67,7 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
     buf: list[str] = []
     line = start = depth = 0
     quote: str | None = None
+    blank = True  # nothing but whitespace in `buf` yet: the command starts on this line
     i = 0
 
     def flush(op: str) -> None:
@@ -76,8 +78,15 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
 
     while i < len(text):
         c = text[i]
-        if not "".join(buf).strip():
+        if blank and buf and not buf[-1].isspace():
+            blank = False
+        if blank:
             start = line
+        plain = _PLAIN.match(text, i) if quote is None else None
+        if plain is not None:  # a run of ordinary characters: take it whole
+            buf.append(plain.group(0))
+            i = plain.end()
+            continue
         if c == "\n":
             line += 1
         if quote is not None:
@@ -94,7 +103,7 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
         elif c in "'\"`":
             quote = c
             buf.append(c)
-        elif c == "#" and (not buf or buf[-1].isspace()):
+        elif c == "#" and (not buf or buf[-1][-1:].isspace()):
             end = text.find("\n", i)
             i = (len(text) if end < 0 else end) - 1
         elif text.startswith("$(", i):
@@ -108,11 +117,16 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
             buf.append(c)
         elif c in "\n;":
             flush(";")
+            blank = True
         elif text.startswith(("&&", "||"), i):
             flush(text[i : i + 2])
+            blank = True
             i += 1
-        elif c == "|" or (c == "&" and not text.startswith(">", i + 1) and buf[-1:] != [">"]):
+        elif c == "|" or (
+            c == "&" and not text.startswith(">", i + 1) and not (buf and buf[-1].endswith(">"))
+        ):
             flush(c)
+            blank = True
         else:
             buf.append(c)
         i += 1
@@ -137,6 +151,42 @@ def _blank_heredocs(text: str) -> str:
             if body == delimiter:
                 break
     return "\n".join(lines)
+
+
+def shell_words(text: str) -> list[str]:
+    """A command's words: whitespace outside quotes, `$(…)`, `${…}` and backticks splits."""
+    words: list[str] = []
+    current: list[str] = []
+    closers: list[str] = []  # what closes each open quote or substitution, innermost last
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if closers and c == closers[-1]:
+            closers.pop()
+        elif closers and closers[-1] == "'":
+            pass
+        elif text.startswith(("$(", "${"), i):
+            closers.append(")" if text[i + 1] == "(" else "}")
+            current.append(text[i])
+            i += 1
+            c = text[i]
+        elif c in "'\"`":
+            closers.append(c)
+        elif c == "\\" and i + 1 < len(text):
+            current.append(c)
+            i += 1
+            c = text[i]
+        elif c.isspace() and not closers:
+            if current:
+                words.append("".join(current))
+                current = []
+            i += 1
+            continue
+        current.append(c)
+        i += 1
+    if current:
+        words.append("".join(current))
+    return words
 
 
 def command_words(words: Sequence[str]) -> tuple[list[str] | None, str | None]:

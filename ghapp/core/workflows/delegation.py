@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from ghapp.core.snapshot import Snapshot, read_text
@@ -107,7 +107,7 @@ class Follower:
     def hook(self, chain: tuple[_Key, ...] = ()) -> Follow:
         """The hook for commands of a script reached through `chain`."""
 
-        def follow(words: Sequence[str], cwd: str, variables: Mapping[str, str]) -> list[Detection]:
+        def follow(words: Sequence[str], cwd: str) -> list[Detection]:
             if len(chain) >= MAX_DEPTH:
                 return []
             return self._follow([w.strip("'\"") for w in words], cwd, chain)

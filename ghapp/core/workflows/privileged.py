@@ -304,10 +304,8 @@ def _cache_poisoning(
     for wf in workflows:
         release = _release_trigger(wf)
         for job in wf.jobs:
-            on_release = release is not None and may_run(job.if_, release[0])
-            why = (release[1] if on_release and release else None) or next(
-                (p for s in job.steps if (p := publishes(s))), None
-            )
+            why = release[1] if release and may_run(job.if_, release[0]) else None
+            why = why or next((p for s in job.steps if (p := publishes(s))), None)
             if why is None:
                 continue
             for step in job.steps:

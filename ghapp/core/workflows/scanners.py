@@ -61,9 +61,9 @@ class Detection:
     why_at: tuple[str, int] | None = None  # the file and line whose shell swallows the failure
 
 
-# A hook for commands the catalog does not know: (words, working directory, shell variables) ->
-# the scans they run elsewhere (a Makefile target, a script); see ghapp.core.workflows.delegation.
-Follow = Callable[[Sequence[str], str, Mapping[str, str]], list[Detection]]
+# A hook for commands the catalog does not know: (words, working directory) -> the scans they
+# run elsewhere (a Makefile target, a script); see ghapp.core.workflows.delegation.
+Follow = Callable[[Sequence[str], str], list[Detection]]
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ class ScannerCatalog:
                 normal = self._docker_run(tokens) or ""
             hits = self._match_command(normal, line)
             if not hits and follow is not None:
-                hits = [replace(d, line_offset=line) for d in follow(stripped, cwd, variables)]
+                hits = [replace(d, line_offset=line) for d in follow(stripped, cwd)]
             for det in hits:
                 why = why or swallowed(commands, i, mode, at_errexit)
                 found.append(det if why is None else _soften(det, why))

@@ -5,7 +5,9 @@ weaken its own policy), otherwise from the head. Every check runs over the head;
 checks run over the base too and a head finding whose fingerprint (rule, path, subject) exists on
 the base is marked `new: false`. Then, in this order: ignored paths are dropped, severity
 overrides apply ("off" drops the finding), owners are assigned (the service owner, else the
-CODEOWNERS owners of the path), and waivers mark findings `waived`. The conclusion is `neutral`
+CODEOWNERS owners of the path), and inline suppressions (`# ghapp: ignore[rule] reason`, read
+from the files the checks read) or waivers mark findings `waived`; a suppression that waives
+nothing is itself a `config/unused-suppression` finding. The conclusion is `neutral`
 without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
 `success`.
 """
@@ -27,9 +29,15 @@ from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
+from ghapp.core.policy.suppressions import (
+    Suppression,
+    SuppressionRecorder,
+    match_suppression,
+    unused_suppressions,
+)
 from ghapp.core.snapshot import Snapshot
 from ghapp.core.workflows.coverage import check_coverage, compute_coverage
-from ghapp.core.workflows.hygiene import check_workflows
+from ghapp.core.workflows.hygiene import check_actions, check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
@@ -37,17 +45,21 @@ CHECKS: tuple[Check, ...] = (
     check_manifests,
     check_coverage,
     check_workflows,
+    check_actions,
     check_kubernetes,
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
+REPORT_ONLY_NOTE = "No ghapp config found: report only, nothing blocks."
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A context plus the findings its checks produced (before policy is applied)."""
+    """A context plus the findings its checks produced (before policy is applied) and the
+    inline suppressions found in the files they read."""
 
     context: Context
     findings: tuple[Finding, ...]
+    suppressions: tuple[Suppression, ...] = ()
 
 
 def evaluate(
@@ -68,8 +80,10 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
+    # Read through a recorder of its own: the config file's suppressions waive config findings.
+    policy_source = SuppressionRecorder(base if base is not None else head)
     policy, problems = read_policy(
-        base if base is not None else head,
+        policy_source,
         org_text=org_config,
         repo_text=repo_config,
         today=today,
@@ -81,15 +95,29 @@ def evaluate(
         changed = changed_paths(base, head)
     changed_set = frozenset(changed) if changed is not None else None
 
+    config_findings = [_config_finding(catalog, p) for p in problems]
     current = run_checks(head, catalog, policy, today, changed_set, directory)
-    findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
+    suppressions = current.suppressions
+    if base is None:
+        suppressions += policy_source.suppressions
+    findings = _with_unused(current.findings, config_findings, suppressions, catalog)
     if base is not None:
         before = run_checks(base, catalog, policy, today, changed_set, directory)
-        known = {f.fingerprint for f in before.findings}
+        known = {
+            f.fingerprint
+            for f in _with_unused(
+                before.findings,
+                config_findings,
+                before.suppressions + policy_source.suppressions,
+                catalog,
+            )
+        }
         findings = [f.with_(new=f.fingerprint not in known) for f in findings]
+        # Config findings come from the base's config file, and so do their suppressions.
+        suppressions += tuple(s for s in policy_source.suppressions if s.path in _paths(problems))
 
     ctx = current.context
-    findings = apply_policy(findings, ctx)
+    findings = apply_policy(findings, ctx, suppressions)
     coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
     files = resolve_files(
         ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
@@ -104,7 +132,8 @@ def evaluate(
         services=services,
         files=files,
         policy_configured=policy.configured,
-        notes=() if policy.configured else ("No ghapp config found: report only, nothing blocks.",),
+        baseline=base is not None,
+        notes=() if policy.configured else (REPORT_ONLY_NOTE,),
     )
 
 
@@ -117,6 +146,8 @@ def run_checks(
     directory: OwnerDirectory | None,
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
+    recorder = SuppressionRecorder(snapshot)
+    snapshot = recorder
     located = find_codeowners(snapshot)
     text = located.text if located is not None else None
     codeowners = CodeOwners.from_text(text) if text is not None else None
@@ -135,11 +166,13 @@ def run_checks(
     findings = list(manifest_findings)
     for check in CHECKS:
         findings.extend(check(ctx))
-    return Evaluation(ctx, tuple(findings))
+    return Evaluation(ctx, tuple(findings), recorder.suppressions)
 
 
-def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
-    """Ignore paths, override severities, assign owners, apply waivers."""
+def apply_policy(
+    findings: Iterable[Finding], ctx: Context, suppressions: Sequence[Suppression] = ()
+) -> list[Finding]:
+    """Ignore paths, override severities, assign owners, apply suppressions and waivers."""
     policy = ctx.policy
     out: list[Finding] = []
     for finding in findings:
@@ -160,8 +193,11 @@ def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
                 # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
                 owners = owners_for(ctx, ctx.codeowners_path)
             finding = finding.with_(owners=owners)
+        suppression = match_suppression(suppressions, finding)
         waiver = _waiver_for(policy.waivers, finding)
-        if waiver is not None:
+        if suppression is not None:
+            finding = finding.with_(waived=True, waiver=suppression.describe())
+        elif waiver is not None:
             until = f" until {waiver.until.isoformat()}" if waiver.until else ""
             finding = finding.with_(
                 waived=True,
@@ -243,6 +279,41 @@ def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
         if size_a != size_b or base.read(path) != head.read(path):
             changed.add(path)
     return sorted(changed)
+
+
+def _with_unused(
+    findings: Iterable[Finding],
+    config_findings: Iterable[Finding],
+    suppressions: Sequence[Suppression],
+    catalog: Catalog,
+) -> list[Finding]:
+    """The findings plus one `config/unused-suppression` per suppression that waives none."""
+    out = [*findings, *config_findings]
+    for s in unused_suppressions(suppressions, out):
+        unknown = [r for r in s.rules if r not in catalog.rules]
+        why = (
+            f"names no ghapp rule ({', '.join(unknown)})"
+            if unknown
+            else f"matches no finding on line {s.target}"
+            if s.target is not None
+            else "matches no finding"
+        )
+        out.append(
+            Finding(
+                rule="config/unused-suppression",
+                severity=catalog.rule("config/unused-suppression").severity,
+                message=f"`{s.comment}` {why}",
+                path=s.path,
+                line=s.line,
+                fix=catalog.rule("config/unused-suppression").fix,
+                subject=f"{s.comment} {s.reason}",
+            )
+        )
+    return out
+
+
+def _paths(problems: Iterable[ConfigProblem]) -> frozenset[str]:
+    return frozenset(p.path for p in problems)
 
 
 def _waiver_for(waivers: Iterable[Waiver], finding: Finding) -> Waiver | None:

@@ -183,6 +183,7 @@ class Report:
     files: tuple[FileOwners, ...] = ()
     policy_configured: bool = False
     notes: tuple[str, ...] = ()
+    baseline: bool = False  # a base was evaluated: `new` tells new from existing findings
 
     def to_json(self) -> dict[str, Any]:
         return {

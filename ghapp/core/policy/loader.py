@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ghapp.core.policy.policy import (
     DEFAULT_TAG_PINNED_ACTIONS,
@@ -20,9 +19,9 @@ from ghapp.core.policy.policy import (
 from ghapp.core.policy.schema import CONFIG_SCHEMA
 from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
 
-_VALIDATOR = jsonschema.Draft202012Validator(
-    CONFIG_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-)
+if TYPE_CHECKING:
+    import jsonschema
+
 _FIX_INVALID = (
     "Correct the config against schema/ghapp.schema.json (see the README, Configuration)."
 )
@@ -83,7 +82,7 @@ def _read(text: str | None, path: str) -> tuple[Mapping[str, Any], tuple[ConfigP
             if value is False:
                 severities[rule] = "off"
     plain = _dates_to_text(doc)
-    errors = sorted(_VALIDATOR.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator().iter_errors(plain), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         return {}, tuple(
             ConfigProblem(
@@ -96,6 +95,17 @@ def _read(text: str | None, path: str) -> tuple[Mapping[str, Any], tuple[ConfigP
             for err in errors
         )
     return doc, ()
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    # Imported on first use: jsonschema is a third of `ghapp check`'s start-up, and most
+    # repositories have no config file to validate.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(
+        CONFIG_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def _dates_to_text(value: Any, depth: int = 0) -> Any:

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from ghapp.core.snapshot import Snapshot, read_text
 from ghapp.core.workflows.makefiles import Makefile, read_makefile
-from ghapp.core.workflows.parsing import parse_action_steps, script_line
+from ghapp.core.workflows.parsing import parse_composite_action, script_line
 from ghapp.core.workflows.scanners import Detection, Follow, ScannerCatalog
 from ghapp.core.workflows.shell import PIPEFAIL, Shell, file_shell
 
@@ -129,13 +129,15 @@ class Follower:
         text = self._read(path) if path else None
         if path is None or text is None or key in chain or len(chain) >= MAX_DEPTH:
             return []
+        action = parse_composite_action(path, text)
+        if action is None:
+            return []
         inner = (*chain, key)
-        lines = text.split("\n")
         found: list[Detection] = []
-        for step in parse_action_steps(text):
+        for step in action.jobs[0].steps:
             hits = self._catalog.match_step(step, follow=self.hook(inner))
             for det in hits:
-                line = step.uses_line or script_line(lines, step.run_line, det.line_offset)
+                line = step.uses_line or script_line(action.lines, step.run_line, det.line_offset)
                 found.append(_locate(det, path, line or step.line))
             if step.uses and step.uses.startswith("./"):
                 found.extend(

@@ -7,7 +7,8 @@ A workflow that cannot be read is `workflow/invalid`; the others are checked by 
 - privileged: `pull_request_target`/`workflow_run` (the trigger itself, executing the pull
   request's code, fork data written to GITHUB_ENV, release caches such jobs can poison);
 - injection: attacker-controlled `${{ }}` expanded into a script.
-Precision first: a rule reports what it can name (the step, the command, the line), not what
+Composite actions (`action.yml`) get the step audits too (`check_actions`): unpinned `uses:` and
+script injection. Precision first: a rule reports what it can name (the step, the command, the line), not what
 might be.
 """
 
@@ -17,7 +18,9 @@ from collections.abc import Iterable
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
+from ghapp.core.snapshot import read_text
 from ghapp.core.workflows import credentials, injection, permissions, pinning, privileged
+from ghapp.core.workflows.parsing import Workflow, is_action_path, parse_composite_action
 
 FAMILIES = (pinning.check, permissions.check, credentials.check, privileged.check, injection.check)
 
@@ -42,3 +45,17 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
     for family in FAMILIES:
         findings.extend(family(ctx, valid))
     return findings
+
+
+def check_actions(ctx: Context) -> Iterable[Finding]:
+    """The step audits (unpinned `uses:`, script injection) on the snapshot's composite actions:
+    their steps run inside every workflow that uses them."""
+    actions: list[Workflow] = []
+    for path in ctx.snapshot.paths():
+        if not is_action_path(path):
+            continue
+        text = read_text(ctx.snapshot, path)
+        action = parse_composite_action(path, text) if text is not None else None
+        if action is not None:
+            actions.append(action)
+    return [*pinning.check(ctx, actions), *injection.check(ctx, actions)]

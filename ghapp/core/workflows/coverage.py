@@ -1,12 +1,13 @@
 """Security-scan coverage: which categories the workflows scan, on PRs, blocking; `scan/…` findings.
 
 A *site* is one recognised scan in one workflow (a step, one command of a `run:` script, a
-command reached from one through `make` or a repository script, or a remote reusable workflow
-call), reached from a top-level workflow with that workflow's triggers and the `if:` conditions
-of every job and step on the way (local reusable workflows are followed by `expand_steps`,
-Makefiles and scripts by ghapp.core.workflows.delegation). Its source is the line that scans. A site runs on pull requests for some changed paths when a PR-type trigger
-fires for them and no condition is certainly false for that event; it is blocking when the tool
-fails on findings (inputs and shell considered) and no `continue-on-error` softens it.
+command reached from one through `make`, a script or a composite action, or a remote reusable
+workflow call), reached from a top-level workflow with that workflow's triggers and the `if:`
+conditions of every job and step on the way (local reusable workflows are followed by
+`expand_steps`, the rest by ghapp.core.workflows.delegation). Its source is the line that
+scans. A site runs on pull requests for some changed paths when a PR-type trigger fires for them
+and no condition is certainly false for that event; it is blocking when the tool fails on
+findings (inputs and shell considered) and no `continue-on-error` softens it.
 `CategoryCoverage.blocking` is the best rung reached: when some site runs on PRs, whether one of
 *those* blocks (so "on PRs ✓, blocking ✓" means a PR can be stopped); otherwise whether any
 site blocks its own (push, schedule) run. Policy checks use the same reading.

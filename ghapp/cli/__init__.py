@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -25,11 +27,12 @@ COMMANDS = (
     "ghapp.cli.rules",
     "ghapp.cli.ci",
     "ghapp.cli.hook",
+    "ghapp.cli.setup",
 )
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used. They
 # need the `server` extra: without it, asking for one of their commands says how to install it.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules", "ci", "hook")
+OFFLINE = ("check", "owners", "rules", "ci", "hook", "setup")
 SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
 
 
@@ -54,13 +57,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from ghapp.masking import mask
+
     try:
         return int(args.run(args) or 0)
     except GhappError as exc:
-        print(f"ghapp: error: {exc}", file=sys.stderr)
+        print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception:  # a bug: keep the traceback, but never with a password in it
+        print(mask(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
 def build_parser(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ghapp.core.model import PolicyLayer
 from ghapp.core.policy.policy import (
+    DEFAULT_TAG_PINNED_ACTIONS,
     ConfigProblem,
     CoverageRequirement,
     ManifestRequirements,
@@ -179,6 +180,8 @@ def policy_from_config(
         enforce=bool(config.get("enforce", True)),
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
+        tag_pinned_actions=DEFAULT_TAG_PINNED_ACTIONS
+        + tuple(config.get("workflows", {}).get("tag_pinned_actions", ())),
         expired_waivers=expired,
     )
     return policy, problems

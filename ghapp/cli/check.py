@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghapp.cli import UsageError, load_directory, parse_date, read_file
+
+if TYPE_CHECKING:
+    from ghapp.core.model import Report
+    from ghapp.core.snapshot import Snapshot
 
 
 def add_command(sub: Any) -> None:
@@ -53,6 +58,7 @@ def run_check(args: argparse.Namespace) -> int:
         head = MountedSnapshot(head, ".github/workflows")
     base = GitSnapshot(root, args.base) if args.base else None
     catalog = default_catalog()
+    directory = load_directory(args.directory) if args.directory else None
     report = evaluate(
         head,
         base=base,
@@ -60,8 +66,10 @@ def run_check(args: argparse.Namespace) -> int:
         today=args.today or date.today(),
         org_config=read_file(args.org_config) if args.org_config else None,
         repo_config=read_file(args.config) if args.config else None,
-        directory=load_directory(args.directory) if args.directory else None,
+        directory=directory,
     )
+    if not args.workflows and any(f.rule == "codeowners/unowned-file" for f in report.findings):
+        report = _with_suggestions(report, root, head, directory, args.head)
     if args.format == "json":
         print(render_json(report))
     elif args.format == "sarif":
@@ -71,3 +79,38 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         print(render_text(report), end="")
     return 1 if report.conclusion == "failure" else 0
+
+
+def _with_suggestions(
+    report: Report, root: Path, head: Snapshot, directory: Any, rev: str | None
+) -> Report:
+    """The report with owner suggestions on its unowned-file findings (from git history)."""
+    from ghapp.cli.owners import local_suggestions
+    from ghapp.core.ownership.codeowners import LOCATIONS, CodeOwners, find_codeowners
+    from ghapp.core.ownership.suggest import annotate_findings
+    from ghapp.sources import is_git_repo
+
+    if not is_git_repo(root):
+        return report
+    located = find_codeowners(head)
+    text = located.text if located is not None else None
+    unowned = [f for f in report.findings if f.rule == "codeowners/unowned-file"]
+    subjects = {f.subject for f in unowned}
+    grouped = tuple(s for s in subjects if s.endswith("/"))
+    targets = [
+        p
+        for p in head.paths()
+        if p in subjects or p.startswith(grouped) or ("/" in subjects and "/" not in p)
+    ]
+    suggestions = local_suggestions(
+        root,
+        head,
+        CodeOwners.from_text(text or ""),
+        text,
+        located.path if located is not None else LOCATIONS[0],
+        targets,
+        report.services,
+        directory.people if directory is not None else None,
+        rev=rev or "HEAD",
+    )
+    return replace(report, findings=annotate_findings(report.findings, suggestions))

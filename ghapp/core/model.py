@@ -16,6 +16,27 @@ CATEGORIES: tuple[str, ...] = ("sast", "secrets", "sca", "container", "iac")
 
 
 @dataclass(frozen=True)
+class OwnerSuggestion:
+    """A candidate owner for unowned files: how sure (0..1), why (sentences), and the exact
+    CODEOWNERS line that would make it so (None when no line can be placed)."""
+
+    owner: str
+    score: float
+    evidence: tuple[str, ...] = ()
+    rule: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "owner": self.owner,
+            "score": round(self.score, 2),
+            "evidence": list(self.evidence),
+        }
+        if self.rule is not None:
+            out["rule"] = self.rule
+        return out
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem, with where it is, why it matters, how to fix it and who must fix it.
 
@@ -39,6 +60,7 @@ class Finding:
     new: bool = True
     waived: bool = False
     waiver: str | None = None
+    suggested_owner: OwnerSuggestion | None = None  # codeowners/unowned-file: who probably should
 
     @property
     def fingerprint(self) -> tuple[str, str, str]:
@@ -69,6 +91,8 @@ class Finding:
             out["waiver"] = self.waiver
         if self.suggestion is not None:
             out["suggestion"] = self.suggestion
+        if self.suggested_owner is not None:
+            out["suggested_owner"] = self.suggested_owner.to_json()
         return out
 
 

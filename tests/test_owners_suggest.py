@@ -150,10 +150,10 @@ def test_check_puts_the_top_suggestion_on_the_unowned_file_finding(
     api = findings["services/pay/api.py"]
     assert api["suggested_owner"]["owner"] == "@acme/payments"
     assert api["suggested_owner"]["rule"] == "/services/pay/ @acme/payments"
-    assert "Suggested owner: @acme/payments" in api["message"]
+    assert "Suggested owner: `@acme/payments`" in api["message"]
     assert api["fix"].startswith("Add `/services/pay/ @acme/payments` to .github/CODEOWNERS")
     generated = findings["services/pay/generated/t.py"]
     assert "deliberately unowned" in generated["message"] and "suggested_owner" not in generated
     code, text, _ = run(capsys, "check", str(repo), "--directory", directory)
-    assert "Suggested owner: @acme/payments" in text
+    assert "Suggested owner: `@acme/payments`" in text
     assert "fix: Add `/services/pay/ @acme/payments` to .github/CODEOWNERS as line 2" in text

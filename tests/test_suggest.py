@@ -292,8 +292,8 @@ def test_annotated_finding_carries_the_suggestion_and_the_exact_line(tmp_path: P
     )
     (annotated,) = annotate_findings([finding], found)
     assert annotated.fix == "Add `/services/pay/ @acme/payments` at the end of .github/CODEOWNERS."
-    assert "Suggested owner: @acme/payments (score " in annotated.message
-    assert "9 of 11 commits in the last 365 days by members of @acme/payments" in annotated.message
+    assert "Suggested owner: `@acme/payments` (score " in annotated.message
+    assert "9 of 11 commits in the last 365 days by members of `@acme/payments`" in annotated.message
     assert annotated.suggested_owner is not None
     assert annotated.suggested_owner.rule == "/services/pay/ @acme/payments"
     assert annotated.to_json()["suggested_owner"]["owner"] == "@acme/payments"
@@ -316,7 +316,7 @@ def test_a_grouped_finding_lists_the_lines_of_its_directories(tmp_path: Path) ->
         "Add `/services/pay/ @acme/payments` at the end of .github/CODEOWNERS. "
         "Add `/services/ship/ @acme/shipping` at the end of .github/CODEOWNERS."
     )
-    assert "Suggested owner of 3 files of them: @acme/payments" in annotated.message
+    assert "Suggested owner of 3 files of them: `@acme/payments`" in annotated.message
 
 
 @pytest.mark.parametrize("days", [0.5, 100])

@@ -20,6 +20,7 @@ from typing import Any
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
+from ghapp.app.suggestions import with_owner_suggestions
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
@@ -29,6 +30,7 @@ from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
 from ghapp.github.directory import reported_owners, touches_codeowners
+from ghapp.github.history import GitHubHistory
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
 from ghapp.settings import Settings
@@ -266,6 +268,9 @@ async def _evaluate(
         today,
         waivers,
         directory,
+    )
+    report = await with_owner_suggestions(
+        GitHubHistory(client, services.caches), repo, head.tree.sha, head, report, services.clock()
     )
     for hook in services.report_hooks:
         hook(report)

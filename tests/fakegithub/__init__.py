@@ -6,8 +6,19 @@ serves it as a starlette app; request bodies are validated against GitHub's publ
 schemas (schemas.py). harness.py starts servers, signs webhooks and waits for conditions.
 """
 
+from . import history  # registers the commits and team members endpoints
+from .history import add_authored_commit
 from .schemas import SchemaBook, Violation
 from .server import create_fake_app
 from .state import Call, FakeGitHub, PullRequest
 
-__all__ = ["Call", "FakeGitHub", "PullRequest", "SchemaBook", "Violation", "create_fake_app"]
+__all__ = [
+    "Call",
+    "FakeGitHub",
+    "PullRequest",
+    "SchemaBook",
+    "Violation",
+    "add_authored_commit",
+    "create_fake_app",
+    "history",
+]

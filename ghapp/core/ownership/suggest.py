@@ -14,6 +14,7 @@ A directory whose files disagree is never merged into one suggestion, nor is the
 from __future__ import annotations
 
 import posixpath
+import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ from ghapp.core.ownership.evidence import CommitRecord, Evidence
 from ghapp.core.ownership.placement import Placement, append_line, place_line
 
 DEFAULT_SINCE_DAYS = 365
+_HANDLE = re.compile(r"(?<![\w`])@[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?")
 AGREEMENT = 0.8  # share of a directory's unowned files whose top candidate must be the same
 __all__ = ["CommitRecord", "Group", "Suggestions", "annotate_findings", "suggest_owners"]
 
@@ -138,9 +140,11 @@ def annotate_findings(
             out.append(finding)
             continue
         of = "" if group is not None else f" of {_count(first.files)} of them"
+        # Handles in code spans: a suggestion is not an owner, and must not ping anyone.
+        evidence = "; ".join(_HANDLE.sub(r"`\g<0>`", e) for e in top.evidence)
         message = (
-            f"{finding.message}. Suggested owner{of}: {top.owner} "
-            f"(score {top.score:.2f}: {'; '.join(top.evidence)})"
+            f"{finding.message}. Suggested owner{of}: `{top.owner}` "
+            f"(score {top.score:.2f}: {evidence})"
         )
         fixes = " ".join(g.fix() or "" for g in placed[:examples])
         more = f" ({len(placed) - examples} more groups: see `ghapp owners --suggest`)"

@@ -73,11 +73,14 @@ def read_history(
 
 
 def _has_commits(root: str | Path, rev: str) -> bool:
-    result = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        capture_output=True,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GhappError("git is not installed (needed to read history)") from None
     return result.returncode == 0
 
 

@@ -11,7 +11,12 @@ from ghapp.core.model import Finding, Service
 from ghapp.core.ownership.codeowners import CodeOwners
 from ghapp.core.ownership.directory import People
 from ghapp.core.ownership.evidence import CommitRecord, is_bot, noreply_login
-from ghapp.core.ownership.suggest import Suggestions, annotate_findings, suggest_owners
+from ghapp.core.ownership.suggest import (
+    Suggestions,
+    annotate_findings,
+    finding_targets,
+    suggest_owners,
+)
 from ghapp.history import read_history
 from tests.gitrepos import History
 
@@ -293,7 +298,9 @@ def test_annotated_finding_carries_the_suggestion_and_the_exact_line(tmp_path: P
     (annotated,) = annotate_findings([finding], found)
     assert annotated.fix == "Add `/services/pay/ @acme/payments` at the end of .github/CODEOWNERS."
     assert "Suggested owner: `@acme/payments` (score " in annotated.message
-    assert "9 of 11 commits in the last 365 days by members of `@acme/payments`" in annotated.message
+    assert (
+        "9 of 11 commits in the last 365 days by members of `@acme/payments`" in annotated.message
+    )
     assert annotated.suggested_owner is not None
     assert annotated.suggested_owner.rule == "/services/pay/ @acme/payments"
     assert annotated.to_json()["suggested_owner"]["owner"] == "@acme/payments"
@@ -328,3 +335,14 @@ def test_scores_stay_between_zero_and_one(tmp_path: Path, days: float) -> None:
     found = suggest(tmp_path, history, services=[root_service])
     assert found.for_path("a.py")
     assert all(0 < s.score <= 1 for s in found.for_path("a.py"))
+
+
+def test_grouped_findings_are_about_every_path_under_their_directory() -> None:
+    findings = [
+        Finding("codeowners/unowned-file", "warning", "m", path="a.py", subject="a.py"),
+        Finding("codeowners/unowned-file", "warning", "m", path="CODEOWNERS", subject="lib/"),
+        Finding("codeowners/unowned-file", "warning", "m", path="CODEOWNERS", subject="/"),
+        Finding("k8s/privileged", "error", "m", path="ops/x.yaml", subject="x"),
+    ]
+    paths = ["a.py", "b.py", "lib/x/y.py", "libs/z.py", "ops/x.yaml"]
+    assert finding_targets(findings, paths) == ["a.py", "b.py", "lib/x/y.py"]

@@ -26,13 +26,13 @@ from ghapp.core.ownership.suggest import (
     DEFAULT_SINCE_DAYS,
     Suggestions,
     annotate_findings,
+    finding_targets,
     suggest_owners,
 )
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError
 
 logger = logging.getLogger("ghapp.suggestions")
-UNOWNED_RULE = "codeowners/unowned-file"
 
 
 class SuggestionSource(Protocol):
@@ -99,15 +99,9 @@ async def with_owner_suggestions(
 ) -> Report:
     """The report with suggestions on its unowned-file findings (unchanged when there are none,
     or when GitHub cannot tell)."""
-    subjects = {f.subject for f in report.findings if f.rule == UNOWNED_RULE}
-    if not subjects:
+    targets = finding_targets(report.findings, snapshot.paths())
+    if not targets:
         return report
-    grouped = tuple(s for s in subjects if s.endswith("/"))
-    targets = [
-        p
-        for p in snapshot.paths()
-        if p in subjects or p.startswith(grouped) or ("/" in subjects and "/" not in p)
-    ]
     try:
         found = await suggestions_for(source, repo, sha, snapshot, targets, report.services, now)
     except GitHubError as exc:

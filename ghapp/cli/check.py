@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ghapp.cli import UsageError, load_directory, parse_date, read_file
+from ghapp.core.errors import GhappError
 
 if TYPE_CHECKING:
     from ghapp.core.model import Report
@@ -44,6 +46,7 @@ def add_command(sub: Any) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from ghapp.core.evaluate import evaluate
+    from ghapp.core.ownership.suggest import UNOWNED_RULE
     from ghapp.render import render_json, render_markdown, render_sarif, render_text
     from ghapp.rules import default_catalog
     from ghapp.sources import DirectorySnapshot, GitSnapshot, MountedSnapshot
@@ -68,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
         repo_config=read_file(args.config) if args.config else None,
         directory=directory,
     )
-    if not args.workflows and any(f.rule == "codeowners/unowned-file" for f in report.findings):
+    if not args.workflows and any(f.rule == UNOWNED_RULE for f in report.findings):
         report = _with_suggestions(report, root, head, directory, args.head)
     if args.format == "json":
         print(render_json(report))
@@ -87,30 +90,30 @@ def _with_suggestions(
     """The report with owner suggestions on its unowned-file findings (from git history)."""
     from ghapp.cli.owners import local_suggestions
     from ghapp.core.ownership.codeowners import LOCATIONS, CodeOwners, find_codeowners
-    from ghapp.core.ownership.suggest import annotate_findings
+    from ghapp.core.ownership.suggest import annotate_findings, finding_targets
     from ghapp.sources import is_git_repo
 
-    if not is_git_repo(root):
+    try:
+        if not is_git_repo(root):
+            return report
+    except OSError:  # no git at all: the findings keep their generic fix
         return report
     located = find_codeowners(head)
     text = located.text if located is not None else None
-    unowned = [f for f in report.findings if f.rule == "codeowners/unowned-file"]
-    subjects = {f.subject for f in unowned}
-    grouped = tuple(s for s in subjects if s.endswith("/"))
-    targets = [
-        p
-        for p in head.paths()
-        if p in subjects or p.startswith(grouped) or ("/" in subjects and "/" not in p)
-    ]
-    suggestions = local_suggestions(
-        root,
-        head,
-        CodeOwners.from_text(text or ""),
-        text,
-        located.path if located is not None else LOCATIONS[0],
-        targets,
-        report.services,
-        directory.people if directory is not None else None,
-        rev=rev or "HEAD",
-    )
+    targets = finding_targets(report.findings, head.paths())
+    try:
+        suggestions = local_suggestions(
+            root,
+            head,
+            CodeOwners.from_text(text or ""),
+            text,
+            located.path if located is not None else LOCATIONS[0],
+            targets,
+            report.services,
+            directory.people if directory is not None else None,
+            rev=rev or "HEAD",
+        )
+    except GhappError as exc:  # suggestions are an extra: say why they are missing, go on
+        print(f"ghapp: note: no owner suggestions: {exc}", file=sys.stderr)
+        return report
     return replace(report, findings=annotate_findings(report.findings, suggestions))

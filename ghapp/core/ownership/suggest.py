@@ -1,14 +1,16 @@
 """Who should own the files nobody owns: ranked candidates, one CODEOWNERS line per directory.
 
 Theory of operation. Each unowned file is first ranked on its own (evidence.Evidence: history,
-neighbouring owners, service manifests). A directory *agrees* on T when every unowned file
-below it with a top candidate names T and every owned file below it is owned by exactly T
-(deliberately unowned files, whose winning line lists no owners, do not count: the line is
-placed so that those lines keep winning). Files are claimed by their highest agreeing directory
-whose line `/dir/ @owner` can be placed (placement.place_line finds the position where
-last-match-wins gives the owner exactly those files, and proves it), else the next lower one,
-else by the file alone; each group is then ranked as a whole, so a claim is one line.
-A directory whose files disagree is never merged into one suggestion, nor is the root.
+neighbouring owners, service manifests). A directory *agrees* on T when at least AGREEMENT of
+its unowned files that have a top candidate name T (a stray commit does not split a directory),
+every owned file below it is owned by exactly T (deliberately unowned files, whose deciding line
+lists no owners, do not count: the line is placed so that those lines keep winning), and every
+subdirectory holding such files agrees on T too. Files are claimed by their highest agreeing
+directory (narrowed to the deepest one that still holds the same unowned files) whose line
+`/dir/ @owner` can be placed (placement.place_line finds the position where last-match-wins
+gives the owner exactly those files, and proves it), else the next lower one, else by the file
+alone; each group is then ranked as a whole, so a claim is one line. A directory whose files
+disagree is never merged into one suggestion, nor is the repository root (`*`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ from ghapp.core.ownership.evidence import CommitRecord, Evidence
 from ghapp.core.ownership.placement import Placement, append_line, place_line
 
 DEFAULT_SINCE_DAYS = 365
+UNOWNED_RULE = "codeowners/unowned-file"
 _HANDLE = re.compile(r"(?<![\w`])@[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?")
 AGREEMENT = 0.8  # share of a directory's unowned files whose top candidate must be the same
-__all__ = ["CommitRecord", "Group", "Suggestions", "annotate_findings", "suggest_owners"]
+__all__ = [
+    "CommitRecord",
+    "Group",
+    "Suggestions",
+    "annotate_findings",
+    "finding_targets",
+    "suggest_owners",
+]
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,18 @@ def suggest_owners(
     )
 
 
+def finding_targets(findings: Iterable[Finding], paths: Iterable[str]) -> list[str]:
+    """The paths the `codeowners/unowned-file` findings are about: their files, and every path
+    under a grouped finding's directory (`top/`, or `/` for the root)."""
+    subjects = {f.subject for f in findings if f.rule == UNOWNED_RULE}
+    grouped = tuple(s for s in subjects if s.endswith("/") and s != "/")
+    return [
+        p
+        for p in paths
+        if p in subjects or p.startswith(grouped) or ("/" in subjects and "/" not in p)
+    ]
+
+
 def annotate_findings(
     findings: Iterable[Finding], suggestions: Suggestions, *, examples: int = 3
 ) -> tuple[Finding, ...]:
@@ -128,7 +150,7 @@ def annotate_findings(
     CODEOWNERS line as the fix (per file; per directory for the grouped findings)."""
     out = []
     for finding in findings:
-        if finding.rule != "codeowners/unowned-file":
+        if finding.rule != UNOWNED_RULE:
             out.append(finding)
             continue
         group = suggestions.by_path.get(finding.subject)

@@ -9,8 +9,10 @@ from tests.browser import screenshot
 
 
 def test_user_text_is_escaped_in_pages() -> None:
-    html = environment().get_template("message.html").render(
-        heading="Not found", message="<img src=x onerror=alert(1)>"
+    html = (
+        environment()
+        .get_template("message.html")
+        .render(heading="Not found", message="<img src=x onerror=alert(1)>")
     )
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html

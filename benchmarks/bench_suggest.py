@@ -12,8 +12,9 @@ on a branch merged back. Then, each in its own process, best of `--repeat`:
 - `ghapp owners --format json` (no suggestions): resolving every file, the baseline;
 - `ghapp owners --suggest --format json`: every file answered, unowned ones with suggestions.
 
-Reported: wall time, peak RSS of the process tree (ru_maxrss of the largest process), and the
-ratios of --suggest to the two others, all measured in this run.
+Reported: wall and CPU time (the machine may be shared: CPU time is the steadier figure), peak
+RSS of ghapp's own process and of git, and the ratios of --suggest to the two others, all
+measured in this run.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ if sys.argv[1] == "ghapp":
 else:
     code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
 seconds = time.perf_counter() - start
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(seconds, own, child, code)
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+print(seconds, cpu, me.ru_maxrss, kids.ru_maxrss, code)
 """
 
 
@@ -114,19 +115,20 @@ def generate(root: Path, files: int, commits: int, seed: int = 7) -> dict[str, o
     return {"files": len(paths) + len(manifests) + 1, "commits": len(history.commits)}
 
 
-def measure(argv: list[str], repeat: int) -> tuple[float, int, int]:
-    """Best wall time (s), and the largest peak RSS (KiB) of the process itself and of its
-    children (git), over `repeat` fresh processes running `argv`."""
-    best, own, child = float("inf"), 0, 0
+def measure(argv: list[str], repeat: int) -> tuple[float, float, int, int]:
+    """Best wall time and CPU time (s, the process and its children), and the largest peak RSS
+    (KiB) of the process itself and of its children (git), over `repeat` fresh processes."""
+    wall, cpu, own, child = float("inf"), float("inf"), 0, 0
     for _ in range(repeat):
         done = subprocess.run(
             [sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=False
         )
         out = done.stdout.split()
-        if done.returncode != 0 or len(out) != 4 or out[3] != "0":
+        if done.returncode != 0 or len(out) != 5 or out[4] != "0":
             raise SystemExit(f"{' '.join(argv[:4])} failed: {done.stderr[-500:]}")
-        best, own, child = min(best, float(out[0])), max(own, int(out[1])), max(child, int(out[2]))
-    return best, own, child
+        wall, cpu = min(wall, float(out[0])), min(cpu, float(out[1]))
+        own, child = max(own, int(out[2])), max(child, int(out[3]))
+    return wall, cpu, own, child
 
 
 def argv_is_ghapp(argv: list[str]) -> bool:
@@ -139,12 +141,24 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="write the repository here and keep it")
+    parser.add_argument("--generate-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_into:
+        print(json.dumps(generate(args.generate_into, args.files, args.commits)))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-suggest-"))
     root = (args.keep or work) / "repo"
     try:
         start = time.perf_counter()
-        made = generate(root, args.files, args.commits)
+        # In a process of its own: a forked child inherits its parent's peak RSS on Linux, so
+        # the measured processes must come from one that never held the generated history.
+        made = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--generate-into", str(root),
+                 "--files", str(args.files), "--commits", str(args.commits)],
+                capture_output=True, text=True, check=True,
+            ).stdout
+        )  # fmt: skip
         print(
             f"generated {made['files']:,} files, {made['commits']:,} commits "
             f"in {time.perf_counter() - start:.1f} s ({root})"
@@ -163,15 +177,17 @@ def main() -> None:
                                        "--directory", directory, "--format", "json"],
         }  # fmt: skip
         results = {name: measure(argv, args.repeat) for name, argv in runs.items()}
-        print(f"\n{'':32}{'time (s)':>10}{'peak RSS (MiB)':>16}{'git peak (MiB)':>16}")
-        for name, (seconds, own, child) in results.items():
-            mine = f"{own / 1024:.0f}" if argv_is_ghapp(runs[name]) else "-"
-            print(f"{name:32}{seconds:>10.2f}{mine:>16}{child / 1024:>16.0f}")
-        suggest = results["ghapp owners --suggest"][0]
         print(
-            f"\n--suggest / git log alone: {suggest / results['git log --numstat (floor)'][0]:.1f}x"
-            f"    --suggest / owners without it: "
-            f"{suggest / results['ghapp owners (no --suggest)'][0]:.1f}x"
+            f"\n{'':32}{'wall (s)':>10}{'CPU (s)':>10}{'peak RSS (MiB)':>16}{'git peak (MiB)':>16}"
+        )
+        for name, (wall, cpu, own, child) in results.items():
+            mine = f"{own / 1024:.0f}" if argv_is_ghapp(runs[name]) else "-"
+            print(f"{name:32}{wall:>10.2f}{cpu:>10.2f}{mine:>16}{child / 1024:>16.0f}")
+        floor, plain, suggest = (results[n] for n in runs)
+        print(
+            f"\n--suggest / git log alone: {suggest[0] / floor[0]:.1f}x wall, "
+            f"{suggest[1] / floor[1]:.1f}x CPU    --suggest / owners without it: "
+            f"{suggest[0] / plain[0]:.1f}x wall, {suggest[1] / plain[1]:.1f}x CPU"
         )
     finally:
         if args.keep is None:

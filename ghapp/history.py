@@ -12,16 +12,33 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ghapp.core.errors import GhappError
+from ghapp.core.ownership.claim import ClaimRefused, claim_patterns
 from ghapp.core.ownership.evidence import CommitRecord
 
 _HEADER = "\x1e"  # starts each commit's header; fields are separated by \x1f
 _FORMAT = "%x1e%H%x1f%P%x1f%at%x1f%aE%x1f%aN"
 _CHUNK = 1 << 16
+# git matches every changed path of every commit against every pathspec: with a few it reads
+# only what is asked (5 directories of a 50,000-commit repository: 0.6 s of CPU instead of 2.9 s),
+# with 49 it costs more than reading everything (6.9 s).
+MAX_PATHSPECS = 16
+
+
+def covering_paths(wanted: Collection[str], universe: Iterable[str]) -> list[str]:
+    """Few directories and files that hold exactly `wanted` among `universe` (for `within`):
+    [] (everything) when that takes more than MAX_PATHSPECS."""
+    try:
+        patterns = claim_patterns(wanted, universe)
+    except ClaimRefused:  # a name CODEOWNERS cannot express: read everything
+        return []
+    if len(patterns) > MAX_PATHSPECS:
+        return []
+    return [p.strip("/").replace("\\ ", " ") for p in patterns]
 
 
 def read_history(
@@ -31,10 +48,12 @@ def read_history(
     since_days: int,
     keep: Callable[[str], bool] | None = None,
     rev: str = "HEAD",
+    within: Sequence[str] = (),
 ) -> list[CommitRecord]:
     """The non-merge commits of `rev` in the last `since_days` days that changed files `keep`
-    accepts (all when None), newest first. Empty when `root` is not in a git repository or
-    has no commits yet."""
+    accepts (all when None), newest first; only commits below the paths `within` (files or
+    directories, relative to `root`; all when empty) are diffed at all, which is most of git's
+    work. Empty when `root` is not in a git repository or has no commits yet."""
     since = (now - timedelta(days=since_days)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000")
     command = [
         "git",
@@ -53,7 +72,9 @@ def read_history(
         f"--since={since}",
         rev,
         "--",
-        ".",  # the directory asked for (a repository's subdirectory: only its commits)
+        # The directory asked for (a repository's subdirectory: only its commits), or the
+        # paths within it, taken literally (no glob magic in file names).
+        *([f":(literal){p}" for p in within] if within else ["."]),
     ]
     if not _has_commits(root, rev):
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ghapp.history import read_history
+from ghapp.history import covering_paths, read_history
 from tests.gitrepos import History, git
 
 
@@ -59,3 +59,21 @@ def test_no_history_outside_git_or_before_the_first_commit(tmp_path: Path) -> No
     empty.mkdir()
     git(empty, "init", "-q")
     assert read_history(empty, now=History().now, since_days=30) == []
+
+
+def test_only_commits_within_the_covering_paths_are_read(tmp_path: Path) -> None:
+    history = History()
+    history.commit("alice", {"a/x.py": "1\n", "b/y.py": "1\n", "c d/z.py": "1\n", "c d/k": "1"})
+    history.commit("bob", {"a/x.py": "2\n"})
+    history.commit("carol", {"c d/z.py": "2\n", "e*[x].py": "2\n"})
+    root = history.create(tmp_path / "repo")
+    universe = ["a/x.py", "b/y.py", "c d/k", "c d/z.py", "e*[x].py"]
+    within = covering_paths({"b/y.py", "c d/z.py", "c d/k"}, universe)
+    assert within == ["b", "c d"]
+    records = read_history(root, now=history.now, since_days=30, within=within)
+    assert [(r.author_name, sorted(dict(r.files))) for r in records] == [
+        ("carol", ["c d/z.py"]),
+        ("alice", ["b/y.py", "c d/k", "c d/z.py"]),
+    ]
+    # a name a CODEOWNERS pattern cannot express: read everything rather than guess
+    assert covering_paths({"e*[x].py"}, universe) == []

@@ -150,13 +150,24 @@ def local_suggestions(
 ) -> Suggestions:
     """Suggestions for `targets` of a local repository, from its git history (one process)."""
     from ghapp.core.ownership.directory import People
-    from ghapp.core.ownership.suggest import suggest_owners
-    from ghapp.history import read_history
+    from ghapp.core.ownership.suggest import history_paths, suggest_owners
+    from ghapp.history import covering_paths, read_history
 
     now = datetime.now(UTC)
     universe = snapshot.paths()
-    keep = set(universe).__contains__
-    history = read_history(root, now=now, since_days=since_days, keep=keep, rev=rev)
+    wanted = history_paths(codeowners, universe, targets, rank_owned=rank_owned)
+    history = (
+        read_history(
+            root,
+            now=now,
+            since_days=since_days,
+            keep=wanted.__contains__,
+            rev=rev,
+            within=covering_paths(wanted, universe),
+        )
+        if wanted
+        else []
+    )
     found = suggest_owners(
         table=codeowners,
         codeowners_text=text,

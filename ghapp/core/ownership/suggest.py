@@ -107,7 +107,7 @@ def suggest_owners(
         if not match.owners:
             deliberate[path] = (match.line, match.pattern)
     unowned = [p for p in files if p not in owners]
-    wanted = set(unowned) | (set(targets) if rank_owned else set())
+    wanted = set(unowned) | (set(targets) if rank_owned else set())  # = history_paths()
     evidence = Evidence(table, owners, history, wanted, people, services, now, since_days)
     tops = {p: evidence.top([p], _parent(p)) for p in unowned}
     agree = _agreement(owners, tops)
@@ -129,6 +129,16 @@ def suggest_owners(
         {p: d for p, d in deliberate.items() if p in target_set},
         dict(evidence.unmapped),
     )
+
+
+def history_paths(
+    table: OwnerTable, universe: Sequence[str], targets: Sequence[str], *, rank_owned: bool = False
+) -> set[str]:
+    """The files whose history `suggest_owners` reads: every file no line matches (a directory
+    agrees only when its unowned files do), and with `rank_owned` the targets too."""
+    files = sorted(set(universe) | set(targets))
+    unowned = {p for p, m in zip(files, table.resolve_all(files), strict=True) if m is None}
+    return unowned | (set(targets) if rank_owned else set())
 
 
 def finding_targets(findings: Iterable[Finding], paths: Iterable[str]) -> list[str]:

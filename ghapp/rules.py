@@ -13,7 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
 import yaml
 
 from ghapp.core.catalog import Catalog, Rule
@@ -33,6 +32,9 @@ RULE_SCHEMA: dict[str, Any] = {
         "rationale": {"type": "string", "minLength": 1},
         "fix": {"type": "string", "minLength": 1},
         "docs": {"type": "string", "pattern": "^https?://"},
+        # For code scanning (SARIF): `security` marks rules whose alerts rank by severity.
+        "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9-]+$"}},
+        "security_severity": {"type": "number", "minimum": 0.1, "maximum": 10},
     },
 }
 
@@ -134,22 +136,30 @@ def catalog_dir() -> Path:
     raise GhappError("rules catalog not found (neither ghapp/_catalog nor rules/ exists)")
 
 
-def load_catalog(paths: Iterable[Path] | None = None) -> Catalog:
-    """Read, validate and freeze the catalog; duplicate rule or tool ids are an error."""
+def load_catalog(paths: Iterable[Path] | None = None, *, validate: bool | None = None) -> Catalog:
+    """Read, validate and freeze the catalog; duplicate rule or tool ids are an error.
+
+    The shipped catalog is validated by the test suite, not at every start (`validate` defaults
+    to True only for `paths` given explicitly): schema validation was most of `ghapp check`'s
+    start-up."""
     files = sorted(paths) if paths is not None else sorted(catalog_dir().glob("*.yaml"))
+    if validate is None:
+        validate = paths is not None
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     rules: dict[str, Rule] = {}
     tools: list[dict[str, Any]] = []
     tool_ids: set[str] = set()
     for path in files:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            jsonschema.validate(doc, FILE_SCHEMA)
-        except (yaml.YAMLError, jsonschema.ValidationError) as exc:
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+        except yaml.YAMLError as exc:
             raise GhappError(f"{path.name}: invalid rules catalog: {_short(exc)}") from None
+        if validate:
+            _validate(path, doc)
         for raw in doc.get("rules", []):
             if raw["id"] in rules:
                 raise GhappError(f"{path.name}: duplicate rule id {raw['id']!r}")
-            rules[raw["id"]] = Rule(**raw)
+            rules[raw["id"]] = Rule(**{**raw, "tags": tuple(raw.get("tags", ()))})
         for tool in doc.get("tools", []):
             if tool["id"] in tool_ids:
                 raise GhappError(f"{path.name}: duplicate tool id {tool['id']!r}")
@@ -164,8 +174,15 @@ def default_catalog() -> Catalog:
     return load_catalog()
 
 
+def _validate(path: Path, doc: Any) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(doc, FILE_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise GhappError(f"{path.name}: invalid rules catalog: {where}: {exc.message}") from None
+
+
 def _short(exc: Exception) -> str:
-    if isinstance(exc, jsonschema.ValidationError):
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return f"{where or 'top level'}: {exc.message}"
     return str(exc).splitlines()[0]

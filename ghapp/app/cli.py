@@ -24,7 +24,8 @@ def add_commands(subparsers: Any) -> None:
         "serve",
         help="run the GitHub App: webhook server and in-process workers",
         description="Run the webhook server (uvicorn) configured from the environment "
-        "(APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL, PORT, ...).",
+        "(APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL, PORT, ...) "
+        "and from a .env file in the working directory (the environment wins).",
     )
     serve.set_defaults(run=run_serve)
     replay = subparsers.add_parser(
@@ -39,10 +40,17 @@ def add_commands(subparsers: Any) -> None:
 
 
 def load_settings() -> Settings:
+    """The app's settings from the environment and ./.env, with logging configured from them."""
+    from ghapp.logs import configure_logging
+    from ghapp.settings import load_env_file
+
+    load_env_file()
     try:
-        return Settings.from_process_env()
+        settings = Settings.from_process_env()
     except SettingsError as exc:
         raise GhappError(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    return settings
 
 
 def build_processor(
@@ -84,32 +92,44 @@ def open_store(settings: Settings) -> Any:
     from ghapp.store.service import Store
 
     try:
-        return Store.open(settings.database_url)
+        return Store.open(settings.database_url, retention_days=settings.evaluation_retention_days)
     except Exception as exc:  # unreachable database, bad URL, failed migration
-        raise GhappError(f"cannot open the database {settings.database_url!r}: {exc}") from None
+        raise GhappError(database_error(settings.database_url, exc, settings.secrets)) from None
+
+
+def database_error(url: str, exc: Exception, secrets: tuple[str, ...] = ()) -> str:
+    """One line naming the database (credentials masked) and why it cannot be opened."""
+    from ghapp.masking import mask, url_secrets
+
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return mask(f"cannot open the database {url}: {reason}", (*secrets, *url_secrets(url)))
 
 
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ghapp.app.logs import configure_logging
+    from ghapp.app.health import readiness
     from ghapp.app.server import create_app
     from ghapp.store.metrics import metrics_route
+    from ghapp.web.routes import web_routes
 
     settings = load_settings()
-    configure_logging(settings.log_level)
     store = open_store(settings)
     processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    processor.services.evaluations = store.evaluations
     processor.github.counter.observers.append(store.metrics.count_github_call)
     processor.services.report_hooks.append(
         lambda report: store.metrics.count_findings([f.rule for f in report.findings])
     )
-    app = create_app(settings, build_sink(settings, processor, store))
+    ready = readiness(store.queue.engine, settings.private_key)
+    app = create_app(settings, build_sink(settings, processor, store), ready=ready)
     app.router.routes.append(metrics_route(store.metrics))
+    app.router.routes.append(web_routes(settings, store.evaluations, github=processor.github))
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
+        log_config=None,  # uvicorn's lines go through ghapp's logging (one format, masked)
         log_level=_uvicorn_level(settings),
         http="httptools",  # both from uvicorn[standard]: the fastest parser and event loop
         loop="uvloop",
@@ -119,11 +139,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from ghapp.app.logs import configure_logging
     from ghapp.app.webhooks import WebhookError, load_payload, parse_delivery
 
     settings = load_settings()
-    configure_logging(settings.log_level)
     try:
         body = args.payload.read_bytes()
         payload = load_payload(body)
@@ -143,6 +161,6 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _uvicorn_level(settings: Settings) -> str:
-    return {"trace": "trace", "warn": "warning", "fatal": "critical"}.get(
+    return {"trace": "trace", "warn": "warning", "fatal": "critical", "silent": "critical"}.get(
         settings.log_level, settings.log_level
     )

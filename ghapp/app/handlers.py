@@ -17,6 +17,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from ghapp.app.checkrun import (
+    KIND_BRANCH,
+    KIND_PULL_REQUEST,
+    EvaluationSink,
+    details_url,
+    evaluation_run,
+    record_of,
+    save_evaluation,
+)
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
@@ -59,6 +68,7 @@ class Services:
     on_repositories: list[RepositoriesHook] = field(default_factory=list)
     audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
     report_hooks: list[Callable[[Report], None]] = field(default_factory=list)  # e.g. metrics
+    evaluations: EvaluationSink | None = None  # keeps reports for the details page
 
 
 @dataclass(frozen=True)
@@ -199,21 +209,29 @@ async def check_pull_request(
     repo = _repo(event)
     client = await _client(event)
     async with client:
-        changed, head, base = await asyncio.gather(
-            load_changed_files(client, repo, pr.number),
-            GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
-            GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
-        )
-        report, policy = await _evaluate(
-            services, client, repo, head, base, changed, pr_number=pr.number
-        )
-        options = PublishOptions.from_policy(policy)
-        if force is not None:
-            options = replace(
-                options, request_reviews=options.request_reviews or force.request_reviews
+        url = details_url(services.settings, repo, pr.head_sha)
+        target = Target(repo, pr.head_sha, pr.number, pr.author, None, check_run_is_new, url)
+        publisher = Publisher(client, services.memory, services.clock())
+        org = _org_text(services, client, repo)
+        async with evaluation_run(publisher, target, services.evaluations, org) as progress:
+            progress.record = _record_fields(event, repo, pr.head_sha, KIND_PULL_REQUEST)
+            progress.record.update(pr_number=pr.number, base_sha=pr.base_sha)
+            changed, head, base = await asyncio.gather(
+                load_changed_files(client, repo, pr.number),
+                GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
+                GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
             )
-        target = Target(repo, pr.head_sha, pr.number, pr.author, changed, check_run_is_new)
-        await Publisher(client, services.memory, services.clock()).publish(target, report, options)
+            progress.policy_snapshot = base
+            report, policy = await _evaluate(
+                services, client, repo, head, base, changed, pr_number=pr.number
+            )
+            options = PublishOptions.from_policy(policy)
+            if force is not None:
+                options = replace(
+                    options, request_reviews=options.request_reviews or force.request_reviews
+                )
+            await save_evaluation(services.evaluations, record_of(report, progress, publisher.now))
+            await publisher.publish(replace(target, changed=changed), report, options)
     return report
 
 
@@ -223,13 +241,42 @@ async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False
     repo = _repo(event)
     client = await _client(event)
     async with client:
-        head = await GitHubSnapshot.load(client, repo, sha, services.caches)
-        report, _policy = await _evaluate(services, client, repo, head, None, None)
-        target = Target(repo, sha, check_run_is_new=check_run_is_new)
-        await Publisher(client, services.memory, services.clock()).publish(
-            target, report, PublishOptions()
-        )
+        url = details_url(services.settings, repo, sha)
+        target = Target(repo, sha, check_run_is_new=check_run_is_new, details_url=url)
+        publisher = Publisher(client, services.memory, services.clock())
+        org = _org_text(services, client, repo)
+        async with evaluation_run(publisher, target, services.evaluations, org) as progress:
+            progress.record = _record_fields(event, repo, sha, KIND_BRANCH)
+            head = await GitHubSnapshot.load(client, repo, sha, services.caches)
+            progress.policy_snapshot = head
+            report, _policy = await _evaluate(services, client, repo, head, None, None)
+            await save_evaluation(services.evaluations, record_of(report, progress, publisher.now))
+            await publisher.publish(target, report, PublishOptions())
     return report
+
+
+def _org_text(
+    services: Services, client: InstallationClient, repo: str
+) -> Callable[[], Awaitable[str | None]]:
+    """The org default config, fetched (from cache, usually) only on the failure path."""
+    return lambda: services.org_configs.get(client, repo.split("/")[0])
+
+
+def _record_fields(event: Event, repo: str, sha: str, kind: str) -> dict[str, Any]:
+    """What the stored evaluation knows from the delivery: where and what was evaluated."""
+    payload = event.payload
+    repository = payload.get("repository") if isinstance(payload.get("repository"), Mapping) else {}
+    default = str((repository or {}).get("default_branch") or "")
+    suite = payload.get("check_suite") or (payload.get("check_run") or {}).get("check_suite") or {}
+    ref = str(payload.get("ref") or "").removeprefix("refs/heads/") or suite.get("head_branch")
+    return {
+        "repository": repo,
+        "head_sha": sha,
+        "kind": kind,
+        "installation_id": event.delivery.installation_id,
+        "ref": ref,
+        "default_branch": bool(kind == KIND_BRANCH and ref and ref == default),
+    }
 
 
 async def _evaluate(

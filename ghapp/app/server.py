@@ -19,10 +19,12 @@ from starlette.routing import Route
 from ghapp.app.delivery import DeliverySink
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.webhooks import SIGNATURE_HEADER, WebhookError, parse_delivery, verify_signature
-from ghapp.settings import Settings
+from ghapp.masking import mask
+from ghapp.settings import LEGACY_WEBHOOK_PATH, Settings
 
 logger = logging.getLogger("ghapp.server")
-Ready = Callable[[], Awaitable[bool]]
+# Readiness: None when ready, else the reason (database down, schema behind, key cannot sign).
+Ready = Callable[[], Awaitable[str | None]]
 
 
 class BodyTooLarge(WebhookError):
@@ -30,7 +32,8 @@ class BodyTooLarge(WebhookError):
 
 
 def create_app(settings: Settings, sink: DeliverySink, *, ready: Ready | None = None) -> Starlette:
-    """The ASGI app: POST {WEBHOOK_PATH}, GET /healthz, GET /readyz."""
+    """The ASGI app: POST {WEBHOOK_PATH} (and the legacy /webhooks), GET /healthz (the process
+    answers), GET /readyz (200, or 503 with the reason `ready` gives)."""
 
     async def webhook(request: Request) -> Response:
         try:
@@ -68,15 +71,19 @@ def create_app(settings: Settings, sink: DeliverySink, *, ready: Ready | None = 
 
     async def readyz(request: Request) -> Response:
         try:
-            ok = True if ready is None else await ready()
-        except Exception as exc:
-            log_json(logger, logging.WARNING, "readiness check failed", error=repr(exc))
-            ok = False
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+            reason = None if ready is None else await ready()
+        except Exception as exc:  # a failing check is an answer (not ready), never a 500
+            reason = f"readiness check failed: {exc!r}"
+        if reason is None:
+            return JSONResponse({"ready": True})
+        reason = mask(reason, settings.secrets)
+        log_json(logger, logging.WARNING, "not ready", reason=reason)
+        return JSONResponse({"ready": False, "reason": reason}, status_code=503)
 
+    paths = dict.fromkeys((settings.webhook_path, LEGACY_WEBHOOK_PATH))
     return Starlette(
         routes=[
-            Route(settings.webhook_path, webhook, methods=["POST"]),
+            *(Route(path, webhook, methods=["POST"]) for path in paths),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ]

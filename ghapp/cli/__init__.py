@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ghapp import __version__
 from ghapp.core.errors import GhappError
 
 # Offline commands, in the order `ghapp --help` lists them.
-COMMANDS = ("ghapp.cli.check", "ghapp.cli.owners", "ghapp.cli.rules")
-# Modules that add the app's subcommands (serve, replay, worker, ...); imported when used.
+COMMANDS = (
+    "ghapp.cli.check",
+    "ghapp.cli.owners",
+    "ghapp.cli.rules",
+    "ghapp.cli.ci",
+    "ghapp.cli.hook",
+    "ghapp.cli.setup",
+)
+# Modules that add the app's subcommands (serve, replay, worker, ...); imported when used. They
+# need the `server` extra: without it, asking for one of their commands says how to install it.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules")
+OFFLINE = ("check", "owners", "rules", "ci", "hook", "setup")
+SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
 
 
 class UsageError(GhappError):
@@ -33,21 +42,43 @@ class UsageError(GhappError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(with_extensions=not _is_offline(args_list))
+    missing: list[str] = []
+    parser = build_parser(with_extensions=_needs_extensions(args_list), missing=missing)
+    command = _command_of(args_list)
+    if missing and command is not None and command not in _subcommands(parser):
+        print(
+            f"ghapp: {command!r} is not a command of this install (it has {', '.join(OFFLINE)}); "
+            f"the app's commands (serve, worker, ...) need the server extra: "
+            f"{SERVER_EXTRA_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     args = parser.parse_args(args_list)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from ghapp.masking import mask
+
     try:
         return int(args.run(args) or 0)
     except GhappError as exc:
-        print(f"ghapp: error: {exc}", file=sys.stderr)
+        print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception:  # a bug: keep the traceback, but never with a password in it
+        print(mask(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
-def build_parser(*, with_extensions: bool = True) -> argparse.ArgumentParser:
+def build_parser(
+    *, with_extensions: bool = True, missing: list[str] | None = None
+) -> argparse.ArgumentParser:
+    """The `ghapp` parser; extension modules whose dependencies are not installed are skipped
+    and the missing module's name appended to `missing`."""
     parser = argparse.ArgumentParser(
         prog="ghapp",
         description="Pull-request governance: who owns what changed, is every service's record "
@@ -59,19 +90,46 @@ def build_parser(*, with_extensions: bool = True) -> argparse.ArgumentParser:
         importlib.import_module(name).add_command(sub)
     if with_extensions:
         for name in EXTENSIONS:
-            importlib.import_module(name).add_commands(sub)
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if missing is None or (exc.name or "ghapp").split(".")[0] == "ghapp":
+                    raise
+                missing.append(exc.name or name)
+                continue
+            module.add_commands(sub)
+    if missing:
+        parser.epilog = f"The app's commands (serve, worker, ...) need: {SERVER_EXTRA_HINT}"
     return parser
 
 
-def _is_offline(argv: list[str]) -> bool:
-    # Offline commands skip importing the server stack (githubkit, starlette, sqlalchemy).
-    first = next((a for a in argv if not a.startswith("-")), None)
-    return first in OFFLINE
+def _command_of(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _needs_extensions(argv: list[str]) -> bool:
+    # Offline commands and `--version` skip importing the server stack (githubkit, starlette,
+    # sqlalchemy): it is most of the start-up time, and absent from the light install.
+    command = _command_of(argv)
+    if command is None:
+        return not argv or any(a in ("-h", "--help") for a in argv)
+    return command not in OFFLINE
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
 
 
 def load_directory(path: Path) -> Any:
     """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`, where
     `teams` may also map each team to `{members: [...]}` and `emails` each email to a login."""
+    import yaml
+
     from ghapp.core.ownership.directory import StaticDirectory
 
     try:

@@ -20,6 +20,8 @@ class Rule:
     rationale: str
     fix: str
     docs: str
+    tags: tuple[str, ...] = ()
+    security_severity: float | None = None  # CVSS-like 0.1-10, how code scanning ranks alerts
 
     @property
     def group(self) -> str:

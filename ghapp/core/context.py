@@ -40,6 +40,13 @@ class Context:
         hygiene all read them."""
         return load_workflows(self.snapshot)
 
+    @cached_property
+    def codeowners_handles(self) -> frozenset[str]:
+        """Every owner some CODEOWNERS rule names (owners ghapp can vouch for)."""
+        if self.codeowners is None:
+            return frozenset()
+        return frozenset(o for rule in self.codeowners.rules for o in rule.owners)
+
     def finding(
         self,
         rule_id: str,

@@ -5,7 +5,9 @@ weaken its own policy), otherwise from the head. Every check runs over the head;
 checks run over the base too and a head finding whose fingerprint (rule, path, subject) exists on
 the base is marked `new: false`. Then, in this order: ignored paths are dropped, severity
 overrides apply ("off" drops the finding), owners are assigned (the service owner, else the
-CODEOWNERS owners of the path), and waivers mark findings `waived`. The conclusion is `neutral`
+CODEOWNERS owners of the path), and inline suppressions (`# ghapp: ignore[rule] reason`, read
+from the files the checks read) or waivers mark findings `waived`; a suppression that waives
+nothing is itself a `config/unused-suppression` finding. The conclusion is `neutral`
 without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
 `success`.
 """
@@ -22,14 +24,37 @@ from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
-from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
+from ghapp.core.model import (
+    AppliedWaiver,
+    Conclusion,
+    FileOwners,
+    Finding,
+    OwnerSource,
+    PolicyInfo,
+    Report,
+    Service,
+    ServiceCoverage,
+    Severity,
+)
 from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
+from ghapp.core.policy.suppressions import (
+    Suppression,
+    SuppressionRecorder,
+    match_suppression,
+    unused_suppressions,
+)
 from ghapp.core.snapshot import Snapshot
-from ghapp.core.workflows.coverage import check_coverage, compute_coverage
-from ghapp.core.workflows.hygiene import check_workflows
+from ghapp.core.workflows.coverage import (
+    Site,
+    check_coverage,
+    compute_coverage,
+    find_sites,
+    required_categories,
+)
+from ghapp.core.workflows.hygiene import check_actions, check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
@@ -37,17 +62,21 @@ CHECKS: tuple[Check, ...] = (
     check_manifests,
     check_coverage,
     check_workflows,
+    check_actions,
     check_kubernetes,
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
+REPORT_ONLY_NOTE = "No ghapp config found: report only, nothing blocks."
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A context plus the findings its checks produced (before policy is applied)."""
+    """A context plus the findings its checks produced (before policy is applied) and the
+    inline suppressions found in the files they read."""
 
     context: Context
     findings: tuple[Finding, ...]
+    suppressions: tuple[Suppression, ...] = ()
 
 
 def evaluate(
@@ -68,44 +97,131 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
+    # Read through a recorder of its own: the config file's suppressions waive config findings.
+    policy_source = SuppressionRecorder(base if base is not None else head)
     policy, problems = read_policy(
-        base if base is not None else head,
+        policy_source,
         org_text=org_config,
         repo_text=repo_config,
         today=today,
     )
     if extra_waivers:
-        live = tuple(w for w in extra_waivers if w.until is None or w.until >= today)
-        policy = replace(policy, waivers=policy.waivers + live)
+        granted = tuple(replace(w, source=w.source or "/waive comment") for w in extra_waivers)
+        live = tuple(w for w in granted if w.until is None or w.until >= today)
+        expired = tuple(w for w in granted if w not in live)
+        policy = replace(
+            policy,
+            waivers=policy.waivers + live,
+            expired_waivers=policy.expired_waivers + expired,
+        )
     if changed is None and base is not None:
         changed = changed_paths(base, head)
     changed_set = frozenset(changed) if changed is not None else None
 
+    config_findings = [_config_finding(catalog, p) for p in problems]
     current = run_checks(head, catalog, policy, today, changed_set, directory)
-    findings = list(current.findings) + [_config_finding(catalog, p) for p in problems]
+    suppressions = current.suppressions
+    if base is None:
+        suppressions += policy_source.suppressions
+    findings = _with_unused(current.findings, config_findings, suppressions, catalog)
     if base is not None:
         before = run_checks(base, catalog, policy, today, changed_set, directory)
-        known = {f.fingerprint for f in before.findings}
+        known = {
+            f.fingerprint
+            for f in _with_unused(
+                before.findings,
+                config_findings,
+                before.suppressions + policy_source.suppressions,
+                catalog,
+            )
+        }
         findings = [f.with_(new=f.fingerprint not in known) for f in findings]
+        # Config findings come from the base's config file, and so do their suppressions.
+        suppressions += tuple(s for s in policy_source.suppressions if s.path in _paths(problems))
 
     ctx = current.context
-    findings = apply_policy(findings, ctx)
-    coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
-    files = resolve_files(
-        ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
-    )
-    services = tuple(
-        replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services
-    )
+    findings = apply_policy(findings, ctx, suppressions)
+    changed_list = sorted(changed_set) if changed_set is not None else None
+    sites = find_sites(ctx)
+    coverage = compute_coverage(ctx, changed_list, sites)
+    files = resolve_files(ctx, changed_list if changed_list is not None else ctx.snapshot.paths())
     return Report(
         conclusion=conclude(policy, findings),
         findings=tuple(sorted(findings, key=_finding_order)),
         coverage=coverage,
-        services=services,
+        services=tuple(_with_owner_handle(ctx, s) for s in ctx.services),
         files=files,
         policy_configured=policy.configured,
-        notes=() if policy.configured else ("No ghapp config found: report only, nothing blocks.",),
+        notes=() if policy.configured else (REPORT_ONLY_NOTE,),
+        policy=policy_info(policy),
+        service_coverage=touched_coverage(ctx, files, sites),
+        codeowners_path=ctx.codeowners_path,
+        compared_to_base=base is not None,
     )
+
+
+def policy_info(policy: Policy) -> PolicyInfo:
+    """What the report says about the policy that applied (layers, locked keys, waivers)."""
+    return PolicyInfo(
+        configured=policy.configured,
+        enforce=policy.enforce,
+        layers=policy.layers,
+        locked=policy.locked,
+        waivers=tuple(applied_waiver(w) for w in policy.waivers),
+        expired_waivers=tuple(applied_waiver(w) for w in policy.expired_waivers),
+    )
+
+
+def touched_coverage(
+    ctx: Context, files: Sequence[FileOwners], sites: Sequence[Site]
+) -> tuple[ServiceCoverage, ...]:
+    """Scan coverage for each service that has files in `files` (the change), scoped to them."""
+    changed: dict[str, list[str]] = {}
+    for f in files:
+        if f.service is not None:
+            changed.setdefault(f.service, []).append(f.path)
+    if not changed:
+        return ()
+    owned: dict[str, list[str]] = {name: [] for name in changed}
+    if ctx.policy.coverage:  # which categories are required depends on all the service's files
+        for path in ctx.snapshot.paths():
+            service = service_of(ctx.services, path)
+            if service is not None and service.name in owned:
+                owned[service.name].append(path)
+    out = []
+    seen: set[str] = set()
+    for service in ctx.services:
+        if service.name not in changed or service.name in seen:
+            continue
+        seen.add(service.name)
+        out.append(
+            ServiceCoverage(
+                service=service.name,
+                categories=compute_coverage(ctx, changed[service.name], sites),
+                required=required_categories(ctx.policy.coverage, service, owned[service.name]),
+            )
+        )
+    return tuple(out)
+
+
+def applied_waiver(waiver: Waiver) -> AppliedWaiver:
+    return AppliedWaiver(
+        rule=waiver.rule,
+        approved_by=waiver.approved_by,
+        reason=waiver.reason,
+        until=waiver.until.isoformat() if waiver.until else None,
+        source=waiver.source,
+        line=waiver.line,
+        path=waiver.path,
+        service=waiver.service,
+    )
+
+
+def _with_owner_handle(ctx: Context, service: Service) -> Service:
+    handle = service_owner_handle(ctx, service)
+    if not handle or handle == service.owner:
+        return service
+    return replace(service, owner=handle, owner_as_written=service.owner)
 
 
 def run_checks(
@@ -117,6 +233,8 @@ def run_checks(
     directory: OwnerDirectory | None,
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
+    recorder = SuppressionRecorder(snapshot)
+    snapshot = recorder
     located = find_codeowners(snapshot)
     text = located.text if located is not None else None
     codeowners = CodeOwners.from_text(text) if text is not None else None
@@ -135,11 +253,13 @@ def run_checks(
     findings = list(manifest_findings)
     for check in CHECKS:
         findings.extend(check(ctx))
-    return Evaluation(ctx, tuple(findings))
+    return Evaluation(ctx, tuple(findings), recorder.suppressions)
 
 
-def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
-    """Ignore paths, override severities, assign owners, apply waivers."""
+def apply_policy(
+    findings: Iterable[Finding], ctx: Context, suppressions: Sequence[Suppression] = ()
+) -> list[Finding]:
+    """Ignore paths, override severities, assign owners, apply suppressions and waivers."""
     policy = ctx.policy
     out: list[Finding] = []
     for finding in findings:
@@ -155,17 +275,24 @@ def apply_policy(findings: Iterable[Finding], ctx: Context) -> list[Finding]:
             if service is not None:
                 finding = finding.with_(service=service.name)
         if not finding.owners:
-            owners = owners_for(ctx, finding.path, finding.service)
+            owners, source = owners_and_source(ctx, finding.path, finding.service)
             if not owners and finding.rule.startswith("codeowners/") and ctx.codeowners_path:
                 # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
-                owners = owners_for(ctx, ctx.codeowners_path)
-            finding = finding.with_(owners=owners)
+                owners, source = owners_and_source(ctx, ctx.codeowners_path)
+                source = replace(source, kind="codeowners-file") if source else None
+            finding = finding.with_(owners=owners, owner_source=source)
+        elif finding.owner_source is None:
+            finding = finding.with_(owner_source=OwnerSource("check", validated=False))
+        suppression = match_suppression(suppressions, finding)
         waiver = _waiver_for(policy.waivers, finding)
-        if waiver is not None:
+        if suppression is not None:
+            finding = finding.with_(waived=True, waiver=suppression.describe())
+        elif waiver is not None:
             until = f" until {waiver.until.isoformat()}" if waiver.until else ""
             finding = finding.with_(
                 waived=True,
                 waiver=f"waived by {waiver.approved_by}{until}: {waiver.reason}",
+                waiver_detail=applied_waiver(waiver),
             )
         out.append(finding)
     return out
@@ -180,18 +307,28 @@ def conclude(policy: Policy, findings: Iterable[Finding]) -> Conclusion:
 
 def owners_for(ctx: Context, path: str | None, service_name: str | None = None) -> tuple[str, ...]:
     """Who must act on a finding: its service's owner, else the CODEOWNERS owners of the path."""
+    return owners_and_source(ctx, path, service_name)[0]
+
+
+def owners_and_source(
+    ctx: Context, path: str | None, service_name: str | None = None
+) -> tuple[tuple[str, ...], OwnerSource | None]:
+    """`owners_for`, with what decided: the service manifest, or the CODEOWNERS line."""
     service = _service_named(ctx.services, service_name) if service_name else None
     if service is None and path:
         service = service_of(ctx.services, path)
     if service is not None:
         handle = service_owner_handle(ctx, service)
         if handle:
-            return (handle,)
+            line = service.line_of("owner")
+            known = handle in ctx.codeowners_handles
+            return (handle,), OwnerSource("manifest", service.manifest, line, validated=known)
     if path and ctx.codeowners is not None:
         match = ctx.codeowners.owners_of(path)
         if match is not None:
-            return tuple(match.owners)
-    return ()
+            source = OwnerSource("codeowners", ctx.codeowners_path, match.line, match.pattern)
+            return tuple(match.owners), source
+    return (), None
 
 
 def service_owner_handle(ctx: Context, service: Service) -> str | None:
@@ -243,6 +380,41 @@ def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
         if size_a != size_b or base.read(path) != head.read(path):
             changed.add(path)
     return sorted(changed)
+
+
+def _with_unused(
+    findings: Iterable[Finding],
+    config_findings: Iterable[Finding],
+    suppressions: Sequence[Suppression],
+    catalog: Catalog,
+) -> list[Finding]:
+    """The findings plus one `config/unused-suppression` per suppression that waives none."""
+    out = [*findings, *config_findings]
+    for s in unused_suppressions(suppressions, out):
+        unknown = [r for r in s.rules if r not in catalog.rules]
+        why = (
+            f"names no ghapp rule ({', '.join(unknown)})"
+            if unknown
+            else f"matches no finding on line {s.target}"
+            if s.target is not None
+            else "matches no finding"
+        )
+        out.append(
+            Finding(
+                rule="config/unused-suppression",
+                severity=catalog.rule("config/unused-suppression").severity,
+                message=f"`{s.comment}` {why}",
+                path=s.path,
+                line=s.line,
+                fix=catalog.rule("config/unused-suppression").fix,
+                subject=f"{s.comment} {s.reason}",
+            )
+        )
+    return out
+
+
+def _paths(problems: Iterable[ConfigProblem]) -> frozenset[str]:
+    return frozenset(p.path for p in problems)
 
 
 def _waiver_for(waivers: Iterable[Waiver], finding: Finding) -> Waiver | None:

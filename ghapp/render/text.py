@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ghapp.core.model import CATEGORIES, Report
+from ghapp.render.color import paint
 from ghapp.render.common import UNOWNED, counts, owners_by_team, yes
 
 
-def render_text(report: Report, *, show_files: int = 40) -> str:
+def render_text(report: Report, *, show_files: int = 40, color: bool = False) -> str:
     """For people at a terminal: ownership, services, coverage, then findings."""
-    lines = [f"ghapp check: {report.conclusion.upper()}"]
+    lines = [f"ghapp check: {paint(report.conclusion.upper(), report.conclusion, color)}"]
     lines += [f"  note: {note}" for note in report.notes]
     if report.files:
         groups = owners_by_team(report.files)
@@ -56,7 +57,8 @@ def render_text(report: Report, *, show_files: int = 40) -> str:
         flags = "" if f.new else " (existing)"
         flags += f" (waived: {f.waiver})" if f.waived else ""
         owners = " ".join(f.owners) or "nobody"
-        lines.append(f"  {f.severity:<7} {f.rule:<34} {where}{flags}")
+        severity = paint(f"{f.severity:<7}", f.severity, color)
+        lines.append(f"  {severity} {f.rule:<34} {where}{flags}")
         lines.append(f"          {f.message}")
         lines.append(f"          owner: {owners}" + (f" | fix: {f.fix}" if f.fix else ""))
     return "\n".join(lines) + "\n"

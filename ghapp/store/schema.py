@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -95,4 +97,30 @@ memory = Table(
     Column("key", String(500), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", Float(53), nullable=False),
+)
+
+# One report per repository, head SHA and kind (a pull request's head against its base, or a
+# branch commit on its own): the details page reads it without calling GitHub, and the latest
+# default-branch row per repository is the organisation dashboard's. `report` is the JSON of
+# ghapp.core.model.Report (None with `error` when the evaluation failed).
+evaluations = Table(
+    "ghapp_evaluations",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("repository", String(300), nullable=False),
+    Column("head_sha", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("ref", String(300)),
+    Column("default_branch", Boolean, nullable=False, default=False),
+    Column("pr_number", Integer),
+    Column("base_sha", String(64)),
+    Column("installation_id", BigInteger),
+    Column("conclusion", String(20), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("report", Text),
+    Column("error", Text),
+    Column("evaluated_at", Float(53), nullable=False),
+    UniqueConstraint("repository", "head_sha", "kind", name="uq_ghapp_evaluations_commit"),
+    Index("ix_ghapp_evaluations_default", "repository", "default_branch", "evaluated_at"),
+    Index("ix_ghapp_evaluations_age", "evaluated_at"),
 )

@@ -111,13 +111,15 @@ def ghapp_command(repo_root: Path) -> list[str]:
 class AppProcess:
     """`ghapp serve` as a subprocess on loopback, its output captured in a log file."""
 
-    def __init__(self, repo_root: Path, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, repo_root: Path, env: dict[str, str], log_path: Path, cwd: Path | None = None
+    ) -> None:
         self.port = int(env["PORT"])
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.log_path = log_path
         self._command = ghapp_command(repo_root)
         self._env = {**os.environ, "PYTHONPATH": str(repo_root), **env}
-        self._cwd = repo_root
+        self._cwd = cwd or repo_root  # where `ghapp serve` looks for a .env
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from ghapp.core.model import PolicyLayer
 from ghapp.core.snapshot import Snapshot, read_text
 
 # Fields a service manifest must carry. Names are Service field names.
@@ -59,6 +60,7 @@ class Waiver:
     path: str | None = None
     service: str | None = None
     line: int | None = None
+    source: str | None = None  # where it was granted: a config file, or a `/waive` comment
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Policy:
     enforce: bool = True  # False: findings are reported, the conclusion is never failure
     publish: Mapping[str, Any] = field(default_factory=dict)  # review_comments, labels, ...
     commands: Mapping[str, Any] = field(default_factory=dict)  # who may run which command
+    layers: tuple[PolicyLayer, ...] = ()  # the files it was read from, org default first
+    locked: tuple[str, ...] = ()  # top-level keys the org default locks
+    expired_waivers: tuple[Waiver, ...] = ()  # dropped because their `until` has passed
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")
@@ -111,11 +116,13 @@ def parse_policy(
     """
     from ghapp.core.policy.loader import layered_config, policy_from_config
 
-    merged, problems = layered_config(text, path, org_text, org_path)
+    merged, problems, layers = layered_config(text, path, org_text, org_path)
     if merged is None:
         return Policy(), problems
     policy, more = policy_from_config(merged, path if text is not None else org_path, today)
-    return policy, problems + more
+    locked = next((layer.keys for layer in layers if layer.name == "locked"), ())
+    layers = tuple(layer for layer in layers if layer.name != "locked")
+    return replace(policy, layers=layers, locked=locked), problems + more
 
 
 def read_policy(

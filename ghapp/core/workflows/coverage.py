@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ghapp.core.context import Context
 from ghapp.core.globs import any_glob
 from ghapp.core.manifests.services import service_of
-from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, Service, Source
+from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, ScanSite, Service, Source
 from ghapp.core.policy.policy import CoverageRequirement
 from ghapp.core.snapshot import Snapshot, read_text
 from ghapp.core.workflows.parsing import (
@@ -56,6 +56,8 @@ class Site:
     blocking: bool
     why_not_blocking: str | None = None
     soft_by_default: bool = False
+    job: str | None = None
+    step: str | None = None
 
     def on_pull_request(self, paths: Iterable[str] | None) -> bool:
         """Whether this scan runs for a PR changing `paths` (None: for some PR)."""
@@ -81,6 +83,23 @@ class Site:
                 return f"`if: {cond}` (line {line}) skips it on pull requests"
         return "it does not run on pull requests"
 
+    def explained(self, paths: Iterable[str] | None) -> ScanSite:
+        """This site as the report shows it: where it is, and why it does or does not count."""
+        changed = None if paths is None else list(paths)
+        on_pr = self.on_pull_request(changed)
+        return ScanSite(
+            tool=self.tool,
+            path=self.source.path,
+            line=self.source.line,
+            workflow=self.workflow,
+            job=self.job,
+            step=self.step,
+            on_pull_request=on_pr,
+            blocking=self.blocking,
+            why_not_on_pull_request=None if on_pr else self.why_not_on_pull_request(changed),
+            why_not_blocking=None if self.blocking else self.why_not_blocking,
+        )
+
 
 def find_sites(ctx: Context) -> tuple[Site, ...]:
     """Every recognised scan in the snapshot's workflows."""
@@ -100,11 +119,11 @@ def find_sites(ctx: Context) -> tuple[Site, ...]:
 
 
 def compute_coverage(
-    ctx: Context, paths: Iterable[str] | None = None
+    ctx: Context, paths: Iterable[str] | None = None, sites: Sequence[Site] | None = None
 ) -> dict[str, CategoryCoverage]:
     """Coverage of each category (all five keys); `paths` are a PR's changed paths, None: repo."""
     changed = None if paths is None else list(paths)
-    sites = find_sites(ctx)
+    sites = find_sites(ctx) if sites is None else sites
     signals = find_signals(ctx.snapshot)
     out: dict[str, CategoryCoverage] = {}
     for category in CATEGORIES:
@@ -117,8 +136,17 @@ def compute_coverage(
             tools=tuple(sorted({s.tool for s in mine})),
             sources=tuple(sorted(set(s.source for s in mine), key=_source_key)),
             signals=signals.get(category, ()),
+            sites=tuple(s.explained(changed) for s in mine),
         )
     return out
+
+
+def required_categories(
+    reqs: Sequence[CoverageRequirement], service: Service, files: Sequence[str]
+) -> tuple[str, ...]:
+    """The scan categories policy `reqs` require of `service`, whose files are `files`."""
+    needs = _needs(reqs, service, files)
+    return tuple(c for c in CATEGORIES if c in needs)
 
 
 def check_coverage(ctx: Context) -> Iterable[Finding]:
@@ -285,6 +313,8 @@ def _step_site(top: Workflow, use: StepUse, det: Detection) -> Site:
         blocking=det.blocking and soft is None,
         why_not_blocking=why if not det.blocking else soft,
         soft_by_default=det.soft_by_default,
+        job=use.jobs[-1].id if use.jobs else None,
+        step=step.label,
     )
 
 
@@ -306,6 +336,8 @@ def _call_sites(wf: Workflow, scanners: ScannerCatalog) -> Iterator[Site]:
             blocking=det.blocking and soft is None,
             why_not_blocking=det.why_not_blocking if not det.blocking else soft,
             soft_by_default=det.soft_by_default,
+            job=job.id,
+            step=f"uses: {job.uses}",
         )
 
 

@@ -11,6 +11,9 @@
 - script injection: attacker-controlled `${{ github.event.… }}` expanded inside `run:` (or a
   github-script `script:`), reported on the line of the expression itself.
 - `secrets: inherit` to a workflow in another repository.
+
+Composite actions (`action.yml`) get the step audits too (`check_actions`): unpinned `uses:` and
+script injection.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from collections.abc import Iterable, Iterator
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
-from ghapp.core.workflows.parsing import Job, Step, Workflow, may_run
+from ghapp.core.snapshot import read_text
+from ghapp.core.workflows.parsing import (
+    Job,
+    Step,
+    Workflow,
+    is_action_path,
+    may_run,
+    parse_composite_action,
+)
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 _GITHUB_OWNERS = frozenset({"actions", "github"})
@@ -64,6 +75,20 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
             continue
         for check in (_unpinned, _permissions, _untrusted_checkout, _injection, _inherit):
             findings.extend(check(ctx, wf))
+    return findings
+
+
+def check_actions(ctx: Context) -> Iterable[Finding]:
+    """The step audits (unpinned `uses:`, script injection) on the snapshot's composite actions:
+    their steps run inside every workflow that uses them."""
+    findings: list[Finding] = []
+    for path in ctx.snapshot.paths():
+        if not is_action_path(path):
+            continue
+        text = read_text(ctx.snapshot, path)
+        action = parse_composite_action(path, text) if text is not None else None
+        if action is not None:
+            findings += [*_unpinned(ctx, action), *_injection(ctx, action)]
     return findings
 
 

@@ -368,3 +368,29 @@ def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> boo
     if trigger.paths_ignore is not None:
         return any(not filter_matches(trigger.paths_ignore, p) for p in changed)
     return bool(changed)
+
+
+# --- Composite actions ----------------------------------------------------------------------
+
+ACTION_FILES = ("action.yml", "action.yaml")
+
+
+def is_action_path(path: str) -> bool:
+    """True for an action's metadata file (`action.yml|yaml`, at the root or in a folder)."""
+    return path.rsplit("/", 1)[-1] in ACTION_FILES
+
+
+def parse_composite_action(path: str, text: str) -> Workflow | None:
+    """A composite action as a workflow of one job (`runs`) holding its steps, so the step
+    audits apply to it; None for other kinds of action (Docker, JavaScript) or unreadable ones."""
+    try:
+        doc = load_document(text)
+    except YamlError:
+        return None
+    runs = doc.get("runs") if isinstance(doc, LineDict) else None
+    if not isinstance(runs, LineDict) or str(runs.get("using", "")).lower() != "composite":
+        return None
+    job = _parse_job("runs", runs, doc.line_of("runs"))
+    return Workflow(
+        path=path, lines=tuple(text.splitlines()), name=_text(doc.get("name")), jobs=(job,)
+    )

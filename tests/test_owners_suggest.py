@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ghapp.cli import main
-from tests.gitrepos import History
+from tests.gitrepos import History, git
+from tests.test_ci import Runner
 
 DIRECTORY = """
 teams:
@@ -157,3 +158,19 @@ def test_check_puts_the_top_suggestion_on_the_unowned_file_finding(
     code, text, _ = run(capsys, "check", str(repo), "--directory", directory)
     assert "Suggested owner: `@acme/payments`" in text
     assert "fix: Add `/services/pay/ @acme/payments` to .github/CODEOWNERS as line 2" in text
+
+
+def test_ci_puts_the_suggestion_in_the_job_summary_and_the_log(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".github" / "ghapp.yml").write_text("version: 1\nowners:\n  require: ['services/**']\n")
+    (repo / "services" / "pay" / "api.py").write_text("changed\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=alice", "-c", "user.email=alice@acme.dev", "commit", "-qm", "x")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    runner = Runner(tmp_path, monkeypatch, repo)
+    runner.event("push", {"ref": "refs/heads/main", "before": "0" * 40, "after": head}, head)
+    code, out, _ = runner.run(capsys, "--directory", str(repo.parent / "directory.yml"))
+    assert code in (0, 1)
+    assert "Suggested owner: `@acme/payments`" in runner.summary.read_text()
+    assert "fix: Add `/services/pay/ @acme/payments` to .github/CODEOWNERS" in out

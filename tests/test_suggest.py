@@ -17,6 +17,7 @@ from ghapp.core.ownership.suggest import (
     finding_targets,
     suggest_owners,
 )
+from ghapp.core.reportjson import finding_from_json
 from ghapp.history import read_history
 from tests.gitrepos import History
 
@@ -305,6 +306,7 @@ def test_annotated_finding_carries_the_suggestion_and_the_exact_line(tmp_path: P
     assert annotated.suggested_owner.rule == "/services/pay/ @acme/payments"
     assert annotated.to_json()["suggested_owner"]["owner"] == "@acme/payments"
     assert annotated.fingerprint == finding.fingerprint  # the same problem, base or head
+    assert finding_from_json(annotated.to_json()) == annotated  # as stored for the details page
 
 
 def test_a_grouped_finding_lists_the_lines_of_its_directories(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ class OwnerSuggestion:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "owner": self.owner,
-            "score": round(self.score, 2),
+            "score": self.score,
             "evidence": list(self.evidence),
         }
         if self.rule is not None:

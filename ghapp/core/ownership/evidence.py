@@ -164,9 +164,10 @@ class Evidence:
                 * (1 - NEIGHBOUR_WEIGHT * got.get("n", 0.0))
                 * (1 - MANIFEST_WEIGHT * got.get("m", 0.0))
             )
-            if 1 - miss >= MIN_SCORE:
-                out.append(OwnerSuggestion(self.names.get(key, key), 1 - miss, tuple(words[key])))
-        out.sort(key=lambda s: (-round(s.score, 9), s.owner.lower()))
+            if 1 - miss >= MIN_SCORE:  # two decimals: what people read, and what JSON keeps
+                score = round(1 - miss, 2)
+                out.append(OwnerSuggestion(self.names.get(key, key), score, tuple(words[key])))
+        out.sort(key=lambda s: (-s.score, s.owner.lower()))
         return tuple(out[:MAX_SUGGESTIONS])
 
     def _history(self, paths: Sequence[str], parts: Parts, words: Words, sentences: bool) -> None:

@@ -12,6 +12,7 @@ import pytest
 from ghapp.commands.audit import MemoryAuditLog
 from ghapp.commands.handlers import REPLY_MARKER, CommandHandler, PullInfo
 from ghapp.core.ownership.codeowners import CodeOwners
+from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.snapshot import DictSnapshot, Snapshot
 from ghapp.core.yamlnodes import load_document
 from ghapp.rules import default_catalog
@@ -58,6 +59,8 @@ class FakePort:
         self.replies: list[str] = []
         self.reactions: list[str] = []
         self.calls: list[str] = []
+        self.commits: list[CommitRecord] = []  # history, for owner suggestions
+        self.members: dict[str, tuple[str, ...]] = {}  # "@org/team" -> logins
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
         self.reactions.append(content)
@@ -105,6 +108,15 @@ class FakePort:
         url = f"https://github.com/{repo}/pull/{100 + len(self.pulls)}"
         self.pulls.append({"head": branch, "base": base, "title": title, "body": body, "url": url})
         return url
+
+    async def history(
+        self, repo: str, sha: str, paths: Sequence[str], since: datetime
+    ) -> Sequence[CommitRecord]:
+        wanted = set(paths)
+        return [c for c in self.commits if wanted & {p for p, _ in c.files} and c.when >= since]
+
+    async def teams(self, org: str, named: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        return dict(self.members)
 
 
 class World:

@@ -31,6 +31,7 @@ from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
 from ghapp.app.sandbox import EvaluationFailed, Sandbox, ThreadSandbox
+from ghapp.app.suggestions import with_owner_suggestions
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
@@ -41,6 +42,7 @@ from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
 from ghapp.github.directory import reported_owners, touches_codeowners
 from ghapp.github.errors import RetryableError
+from ghapp.github.history import GitHubHistory
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
 from ghapp.settings import Settings
@@ -323,6 +325,9 @@ async def _evaluate(
         raise
     except Exception as exc:  # a bug or an input the core could not take: say so, never hang
         raise EvaluationFailed(f"the evaluation failed: {type(exc).__name__}: {exc}") from exc
+    report = await with_owner_suggestions(
+        GitHubHistory(client, services.caches), repo, head.tree.sha, head, report, services.clock()
+    )
     for hook in services.report_hooks:
         hook(report)
     notes = tuple(n for n in (head.tree.note, base.tree.note if base else None) if n)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from ghapp.commands.audit import AuditEntry, AuditLog, Outcome, waiver_data
 from ghapp.commands.authz import Access, Decision, authorize, command_rules, team_org, team_slug
+from ghapp.commands.suggest import pr_suggestions, suggested_teams, suggestions_reply, teams_of
 from ghapp.core.catalog import Catalog
 from ghapp.core.commands import (
     Command,
@@ -41,6 +42,8 @@ from ghapp.core.errors import GhappError
 from ghapp.core.manifests.services import ServiceIndex, discover_services
 from ghapp.core.ownership.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
+from ghapp.core.ownership.evidence import CommitRecord
+from ghapp.core.ownership.suggest import Suggestions
 from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError, RetryableError
@@ -86,6 +89,15 @@ class CommandPort(Protocol):
         ...
 
     async def open_pull(self, repo: str, branch: str, base: str, title: str, body: str) -> str: ...
+    async def history(
+        self, repo: str, sha: str, paths: Sequence[str], since: datetime
+    ) -> Sequence[CommitRecord]:
+        """Commits that touched `paths` (for owner suggestions)."""
+        ...
+
+    async def teams(self, org: str, named: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
+        """Members of the organisation's teams, `named` ones first (for owner suggestions)."""
+        ...
 
 
 Recheck = Callable[[str, int, int | None], Awaitable[None]]  # repo, pr, installation id
@@ -284,6 +296,8 @@ class CommandHandler:
         if command.name == "recheck":
             await self.recheck(inv.repo, inv.pr, inv.installation_id)
             return Result("accepted", None, "re-evaluation requested")
+        if command.name == "owners" and command.args[:1] == ("suggest",):
+            return await self._owner_suggestions(inv, command, facts)
         if command.name == "owners":
             return await self._owners(command, facts)
         if command.name == "waive":
@@ -323,6 +337,20 @@ class CommandHandler:
         more = f"\n… and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
         body = "\n".join(["**Owners**", "| path | owners | decided by |", "|---|---|---|", *rows])
         return Result("accepted", (body if rows else "**Owners**: no paths to look up.") + more)
+
+    async def _owner_suggestions(self, inv: Invocation, command: Command, facts: Facts) -> Result:
+        paths = [p.strip("/") for p in command.args[1:]]
+        found = await self._suggestions(inv, facts, paths)
+        reply = suggestions_reply(found, paths or list(await facts.changed()))
+        return Result("accepted", reply, f"{len(found.groups)} suggestion group(s)")
+
+    async def _suggestions(
+        self, inv: Invocation, facts: Facts, paths: Sequence[str]
+    ) -> Suggestions:
+        pull, base, changed = await facts.pull(), await facts.base(), await facts.changed()
+        return await pr_suggestions(
+            self.port, inv.repo, pull.head_sha, base, changed, paths, self.catalog, self.clock()
+        )
 
     async def _waive(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
         args = waive_args(command)
@@ -388,7 +416,11 @@ class CommandHandler:
         if isinstance(args, Malformed):
             return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         pull, base = await facts.pull(), await facts.base()
-        team = args.team or await self._infer_team(inv, base)
+        team: str | Result | None = args.team
+        inferred = ""
+        if team is None and not args.targets:  # the unowned files: who history suggests
+            team, inferred = await self._suggested_team(inv, command, facts)
+        team = team or await self._infer_team(inv, base)
         if isinstance(team, Result):
             return team
         if team_org(team).lower() == inv.repo.split("/", 1)[0].lower() and not (
@@ -418,6 +450,8 @@ class CommandHandler:
         }
         # `url` is the pull request GitHub just opened for us: a link worth keeping live.
         reply = f"Opened {url} to make {code(team)} the owner of {text(plan.summary)}."
+        if inferred:
+            reply += f"\n- {inferred}"
         if plan.notes:
             reply += "\n" + "\n".join(f"- {text(n)}" for n in plan.notes)
         return Result("accepted", _say(command, reply), url, data)
@@ -429,6 +463,24 @@ class CommandHandler:
     ) -> Decision:
         rule = command_rules(await facts.commands())[name]
         return await authorize(name, inv.actor, inv.repo, rule, self.access, team)
+
+    async def _suggested_team(
+        self, inv: Invocation, command: Command, facts: Facts
+    ) -> tuple[str | Result | None, str]:
+        """The one suggested team the commenter is in (None when in none), and why."""
+        org = inv.repo.split("/", 1)[0]
+        suggested = suggested_teams(await self._suggestions(inv, facts, ()), org)
+        mine = await teams_of(self.access, org, inv.actor, suggested)
+        if len(mine) == 1:
+            return mine[0], f"{code(mine[0])} is suggested for these files and you are in it."
+        if not mine:
+            return None, ""
+        teams = ", ".join(code(t) for t in mine)  # resolved handles, shown without a ping
+        why = (
+            f"you are in several teams suggested for these files ({teams}); name one: "
+            "`/claim-ownership @org/team`"
+        )
+        return Result("refused", _say(command, why), why), ""
 
     async def _infer_team(self, inv: Invocation, base: Snapshot) -> str | Result:
         """The commenter's team when unambiguous: of the repository org's teams named in

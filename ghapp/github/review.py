@@ -27,6 +27,7 @@ HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 MARKER = re.compile(r"<!-- ghapp:([0-9a-f]{16}) -->")
 MAX_COMMENTS_PER_REVIEW = 30  # more than this is noise; the check run lists everything
 MAX_EXISTING_PAGES = 10
+FILE_RULES = frozenset({"codeowners/unowned-file"})  # findings about a whole file, not a line
 
 
 def commentable_lines(patch: str | None) -> frozenset[int]:
@@ -69,14 +70,16 @@ def plan_comments(findings: Iterable[Finding], files: Sequence[ChangedFile]) -> 
     lines = {f.path: commentable_lines(f.patch) for f in files}
     planned: dict[str, ReviewComment] = {}
     for finding in findings:
-        if not finding.new or finding.waived or finding.path is None or finding.line is None:
+        if not finding.new or finding.waived or finding.path is None:
             continue
-        if finding.line not in lines.get(finding.path, frozenset()):
+        allowed = lines.get(finding.path, frozenset())
+        line = finding.line
+        if line is None and finding.rule in FILE_RULES and allowed:
+            line = min(allowed)  # about the whole file: its first line in the diff
+        if line is None or line not in allowed:
             continue
         key = fingerprint_hash(finding)
-        planned.setdefault(
-            key, ReviewComment(finding.path, finding.line, comment_body(finding, key), key)
-        )
+        planned.setdefault(key, ReviewComment(finding.path, line, comment_body(finding, key), key))
     return list(planned.values())[:MAX_COMMENTS_PER_REVIEW]
 
 

@@ -133,6 +133,10 @@ class Caches:
     # Downloads under way: the base and head snapshots share most blobs and prefetch at the
     # same time, so the second asker waits for the first download instead of repeating it.
     inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    # Ownership suggestions (ghapp.github.history): commits per (repository, commit, path, since
+    # day), immutable; team member lists per (installation, org, team), with their expiry.
+    history: LRU = field(default_factory=lambda: LRU(4096))
+    teams: LRU = field(default_factory=lambda: LRU(1024))
 
 
 async def load_tree(client: InstallationClient, repo: str, sha: str, caches: Caches) -> Tree:

@@ -62,7 +62,10 @@ class DirectorySnapshot:
 
     def _inside(self, path: str) -> Path | None:
         # Never read outside the root, whatever the path or a symlink says.
-        full = (self.root / path).resolve()
+        try:
+            full = (self.root / path).resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+            return None
         return full if full.is_relative_to(self.root) else None
 
 

@@ -28,9 +28,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium for the whole session (skips with the reason when unavailable)."""
+    """A headless Chromium for one test module (skips with the reason when unavailable).
+
+    Not for the session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is started, so every later `asyncio.run` in the session would fail. Keep browser
+    tests out of modules whose other tests call `asyncio.run`."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

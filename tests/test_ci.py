@@ -173,7 +173,7 @@ def test_pull_request_fetches_the_missing_base_and_reports_what_the_pr_introduce
     assert ("workflow/unpinned-action", "unchanged") in states
 
     summary = runner.summary.read_text()
-    assert "workflow/script-injection" in summary and "failure" in summary
+    assert "workflow/script-injection" in summary and "2 blocking" in summary
 
     commands = [line for line in out.splitlines() if line.startswith("::error ")]
     assert len(commands) == 2  # new findings only: not the existing unpinned action

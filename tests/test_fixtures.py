@@ -95,7 +95,7 @@ def test_every_renderer_shows_the_note() -> None:
     report = run(FILES)
     (note,) = [n for n in report.notes if n.startswith("Not reported")]
     assert note in render_text(report)
-    assert note in render_markdown(report)
+    assert note in render_markdown(report).replace("\\", "")  # markdown escapes punctuation
     assert note in json.loads(render_json(report))["notes"]
     sarif = json.loads(render_sarif(report, default_catalog()))
     notifications = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from ghapp.app.delivery import Delivery
 from ghapp.app.memory import MemorySink
 from ghapp.app.processor import Processor
 from ghapp.app.router import Event
+from ghapp.app.sandbox import EvaluationFailed
 from ghapp.core.catalog import Catalog
 from ghapp.github.client import GitHubFactory
 from ghapp.github.errors import RateLimited, RetryableError
@@ -74,22 +76,25 @@ def process(processor: Processor, event: str, payload: dict[str, Any]) -> int:
     return processor.github.counter.total - before
 
 
-def test_warm_synchronize_costs_at_most_five_calls(github: MiniGitHub) -> None:
+def test_warm_synchronize_costs_at_most_six_calls(github: MiniGitHub) -> None:
+    # Five to evaluate and publish, plus the `in_progress` post when the job starts.
     processor = make_processor()
     cold = process(processor, "pull_request", pr_payload(3, "h1", "b1", action="opened"))
     start = len(processor.github.counter.calls)
     warm = process(processor, "pull_request", pr_payload(3, "h2", "b1"))
     calls = [
-        (m, p.removeprefix("/repos/acme/shop"))
+        (m, re.sub(r"/check-runs/\d+$", "/check-runs/{id}", p.removeprefix("/repos/acme/shop")))
         for _, m, p in processor.github.counter.calls[start:]
     ]
-    assert warm <= 5, calls
+    assert warm <= 6, calls
+    assert calls[0] == ("POST", "/check-runs")  # in_progress before anything is read
     assert sorted(calls) == sorted(
         [
             ("GET", "/pulls/3/files"),
             ("GET", "/git/trees/h2"),
             ("GET", f"/git/blobs/{_blob(H2['k8s/app.yaml'])}"),
             ("POST", "/check-runs"),
+            ("PATCH", "/check-runs/{id}"),
             ("POST", "/pulls/3/reviews"),
         ]
     )
@@ -109,14 +114,23 @@ def test_installation_token_is_minted_once_for_two_events(github: MiniGitHub) ->
     assert github.token_calls == 1
 
 
-def test_check_run_conclusion_comes_from_the_report(github: MiniGitHub) -> None:
+def completions(github: MiniGitHub) -> list[Any]:
+    """The bodies of check-run updates (the run created `in_progress`, then completed)."""
+    return [b for m, p, b in github.posted if m == "PATCH" and p.startswith("/check-runs/")]
+
+
+def test_check_run_is_in_progress_first_then_completed_with_the_reports_conclusion(
+    github: MiniGitHub,
+) -> None:
     process(make_processor(), "pull_request", pr_payload(3, "h1", "b1", action="opened"))
     [created] = github.calls_to("POST", "/check-runs")
-    assert (created["name"], created["head_sha"], created["conclusion"]) == (
+    assert (created["name"], created["head_sha"], created["status"]) == (
         "ghapp",
         "h1",
-        "failure",
+        "in_progress",
     )
+    [completed] = completions(github)
+    assert (completed["status"], completed["conclusion"]) == ("completed", "failure")
 
 
 def test_rate_limit_becomes_a_retryable_error_with_its_delay() -> None:
@@ -131,12 +145,18 @@ def test_rate_limit_becomes_a_retryable_error_with_its_delay() -> None:
     assert caught.value.delay == 90.0 and isinstance(caught.value, RetryableError)
 
 
-def test_repository_gone_is_dropped_not_retried() -> None:
+def test_commit_that_cannot_be_read_gets_a_failed_run_and_is_not_retried() -> None:
     gh = MiniGitHub()  # every tree is a 404
     with respx.mock(assert_all_called=False) as router:
         gh.install(router)
-        process(make_processor(), "pull_request", pr_payload(3, "h1", "b1"))
-    assert gh.posted == []
+        process(make_processor(), "pull_request", pr_payload(3, "h1", "b1"))  # no raise
+    (_, _, started), (method, _, completed) = gh.posted
+    assert started["status"] == "in_progress" and method == "PATCH"
+    assert (completed["conclusion"], completed["output"]["title"]) == (
+        "neutral",  # no policy could be read: an org-wide install never blocks on its own error
+        "Evaluation failed",
+    )
+    assert "NotFound" in completed["output"]["summary"]
 
 
 def push_payload(ref: str, after: str = "h1", **extra: Any) -> dict[str, Any]:
@@ -155,7 +175,8 @@ def test_push_to_default_branch_publishes_a_check_run_without_review(github: Min
     process(make_processor(), "push", push_payload("refs/heads/main"))
     [created] = github.calls_to("POST", "/check-runs")
     assert created["head_sha"] == "h1"
-    assert [a["identifier"] for a in created["actions"]] == ["recheck", "claim-unowned"]
+    [completed] = completions(github)
+    assert [a["identifier"] for a in completed["actions"]] == ["recheck", "claim-unowned"]
     assert github.calls_to("POST", "/reviews") == []
 
 
@@ -320,3 +341,48 @@ def test_memory_sink_gives_up_after_its_attempts() -> None:
         return sink.failed
 
     assert [d for d, _ in asyncio.run(go())] == ["z"]
+
+
+def crashing_evaluator(*args: Any, **kwargs: Any) -> Any:
+    raise RecursionError("maximum recursion depth exceeded while parsing `if:`")
+
+
+def processor_with(evaluator: Any) -> Processor:
+    factory = GitHubFactory(make_settings(), clock=lambda: NOW)
+    settings = make_settings()
+    return Processor(
+        settings, factory, catalog=Catalog(rules={}), clock=lambda: NOW, evaluator=evaluator
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "conclusion"),
+    [("version: 1\n", "failure"), ("version: 1\nenforce: false\n", "neutral"), (None, "neutral")],
+)
+def test_an_evaluation_that_crashes_still_completes_its_run_per_policy(
+    config: str | None, conclusion: str
+) -> None:
+    base = {**BASE, ".github/ghapp.yml": config} if config else BASE
+    gh = MiniGitHub(
+        commits={"b1": base, "h1": {**H1, **({".github/ghapp.yml": config} if config else {})}}
+    )
+    gh.pr_files[3] = [{"filename": "k8s/app.yaml", "status": "modified", "patch": patch_for(6)}]
+    with respx.mock(assert_all_called=False) as router:
+        gh.install(router)
+        with pytest.raises(EvaluationFailed):  # still raised: the queue dead-letters it
+            process(processor_with(crashing_evaluator), "pull_request", pr_payload(3, "h1", "b1"))
+    [completed] = completions(gh)
+    assert (completed["status"], completed["conclusion"]) == ("completed", conclusion)
+    assert completed["output"]["title"] == "Evaluation failed"
+    assert "RecursionError" in completed["output"]["summary"]
+
+
+def test_a_transient_error_leaves_the_run_in_progress_saying_it_will_retry() -> None:
+    gh = MiniGitHub(commits={"b1": BASE, "h1": H1})
+    with respx.mock(assert_all_called=False) as router:
+        router.get(url__regex=rf"{API}/repos/acme/shop/pulls/3/files").respond(502)
+        gh.install(router)
+        with pytest.raises(RetryableError):
+            process(make_processor(), "pull_request", pr_payload(3, "h1", "b1"))
+    [update] = completions(gh)
+    assert "status" not in update and update["output"]["title"] == "Evaluating… (retrying)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ghapp.core.model import CategoryCoverage, FileOwners, Finding, Report, Service
-from ghapp.render import render_markdown, render_sarif, render_text
+from ghapp.render import render_sarif, render_text
 from ghapp.rules import default_catalog
 
 
@@ -43,23 +43,6 @@ def report(findings: int = 3, message: str = "container runs privileged") -> Rep
         ),
         policy_configured=True,
     )
-
-
-def test_markdown_summary_groups_owners_and_lists_services_and_coverage() -> None:
-    text = render_markdown(report())
-    assert "**@acme/payments** (1): `services/payments/a.py`" in text
-    assert "**(unowned)** (1): `tools/x.sh`" in text
-    assert "| payments | @acme/payments | 1 | pci |" in text
-    assert "| sast | ✅ | ✅ | ❌ | codeql |" in text
-    assert "(existing)" in text
-
-
-def test_markdown_summary_is_cut_at_the_byte_cap_with_a_note() -> None:
-    big = report(findings=2000, message="ünïcödé " * 20)
-    text = render_markdown(big, max_bytes=65_535)
-    assert len(text.encode("utf-8")) <= 65_535
-    assert text.endswith("`ghapp check --format json`.")
-    text.encode("utf-8").decode("utf-8")  # no split multi-byte character
 
 
 def test_sarif_has_rules_results_and_locations() -> None:

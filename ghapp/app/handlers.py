@@ -1,8 +1,9 @@
 """Event handlers: thin functions that pick the commit (and PR) to check, then run `check_*`.
 
 `check_pull_request` and `check_commit` are the whole pipeline: load the trees (and the PR's
-changed files), prefetch the blobs the core reads, evaluate in a worker thread (the snapshot's
-lazy reads wait on this loop, see ghapp.github.snapshot), publish. Other modules extend the app
+changed files), prefetch the blobs the core reads, evaluate off the event loop (in a worker
+process under `ghapp serve`, see ghapp.app.sandbox), publish. An evaluation that cannot
+finish raises `EvaluationFailed`. Other modules extend the app
 through `Services`: `requested_actions` (check-run buttons by identifier) and
 `on_repositories` (hooks told which repositories an installation covers), and through
 `Router.add` (for example `issue_comment` commands).
@@ -17,9 +18,20 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from ghapp.app.checkrun import (
+    KIND_BRANCH,
+    KIND_PULL_REQUEST,
+    EvaluationSink,
+    details_url,
+    evaluation_run,
+    record_of,
+    save_evaluation,
+)
 from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
+from ghapp.app.sandbox import EvaluationFailed, Sandbox, ThreadSandbox
+from ghapp.app.suggestions import with_owner_suggestions
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
@@ -29,6 +41,8 @@ from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
 from ghapp.github.directory import reported_owners, touches_codeowners
+from ghapp.github.errors import RetryableError
+from ghapp.github.history import GitHubHistory
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
 from ghapp.settings import Settings
@@ -57,6 +71,8 @@ class Services:
     on_repositories: list[RepositoriesHook] = field(default_factory=list)
     audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
     report_hooks: list[Callable[[Report], None]] = field(default_factory=list)  # e.g. metrics
+    evaluations: EvaluationSink | None = None  # keeps reports for the details page
+    sandbox: Sandbox = field(default_factory=ThreadSandbox)  # where evaluations run
 
 
 @dataclass(frozen=True)
@@ -197,21 +213,29 @@ async def check_pull_request(
     repo = _repo(event)
     client = await _client(event)
     async with client:
-        changed, head, base = await asyncio.gather(
-            load_changed_files(client, repo, pr.number),
-            GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
-            GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
-        )
-        report, policy = await _evaluate(
-            services, client, repo, head, base, changed, pr_number=pr.number
-        )
-        options = PublishOptions.from_policy(policy)
-        if force is not None:
-            options = replace(
-                options, request_reviews=options.request_reviews or force.request_reviews
+        url = details_url(services.settings, repo, pr.head_sha)
+        target = Target(repo, pr.head_sha, pr.number, pr.author, None, check_run_is_new, url)
+        publisher = Publisher(client, services.memory, services.clock())
+        org = _org_text(services, client, repo)
+        async with evaluation_run(publisher, target, services.evaluations, org) as progress:
+            progress.record = _record_fields(event, repo, pr.head_sha, KIND_PULL_REQUEST)
+            progress.record.update(pr_number=pr.number, base_sha=pr.base_sha)
+            changed, head, base = await asyncio.gather(
+                load_changed_files(client, repo, pr.number),
+                GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
+                GitHubSnapshot.load(client, repo, pr.base_sha, services.caches),
             )
-        target = Target(repo, pr.head_sha, pr.number, pr.author, changed, check_run_is_new)
-        await Publisher(client, services.memory, services.clock()).publish(target, report, options)
+            progress.policy_snapshot = base
+            report, policy = await _evaluate(
+                services, client, repo, head, base, changed, pr_number=pr.number
+            )
+            options = PublishOptions.from_policy(policy)
+            if force is not None:
+                options = replace(
+                    options, request_reviews=options.request_reviews or force.request_reviews
+                )
+            await save_evaluation(services.evaluations, record_of(report, progress, publisher.now))
+            await publisher.publish(replace(target, changed=changed), report, options)
     return report
 
 
@@ -221,13 +245,42 @@ async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False
     repo = _repo(event)
     client = await _client(event)
     async with client:
-        head = await GitHubSnapshot.load(client, repo, sha, services.caches)
-        report, _policy = await _evaluate(services, client, repo, head, None, None)
-        target = Target(repo, sha, check_run_is_new=check_run_is_new)
-        await Publisher(client, services.memory, services.clock()).publish(
-            target, report, PublishOptions()
-        )
+        url = details_url(services.settings, repo, sha)
+        target = Target(repo, sha, check_run_is_new=check_run_is_new, details_url=url)
+        publisher = Publisher(client, services.memory, services.clock())
+        org = _org_text(services, client, repo)
+        async with evaluation_run(publisher, target, services.evaluations, org) as progress:
+            progress.record = _record_fields(event, repo, sha, KIND_BRANCH)
+            head = await GitHubSnapshot.load(client, repo, sha, services.caches)
+            progress.policy_snapshot = head
+            report, _policy = await _evaluate(services, client, repo, head, None, None)
+            await save_evaluation(services.evaluations, record_of(report, progress, publisher.now))
+            await publisher.publish(target, report, PublishOptions())
     return report
+
+
+def _org_text(
+    services: Services, client: InstallationClient, repo: str
+) -> Callable[[], Awaitable[str | None]]:
+    """The org default config, fetched (from cache, usually) only on the failure path."""
+    return lambda: services.org_configs.get(client, repo.split("/")[0])
+
+
+def _record_fields(event: Event, repo: str, sha: str, kind: str) -> dict[str, Any]:
+    """What the stored evaluation knows from the delivery: where and what was evaluated."""
+    payload = event.payload
+    repository = payload.get("repository") if isinstance(payload.get("repository"), Mapping) else {}
+    default = str((repository or {}).get("default_branch") or "")
+    suite = payload.get("check_suite") or (payload.get("check_run") or {}).get("check_suite") or {}
+    ref = str(payload.get("ref") or "").removeprefix("refs/heads/") or suite.get("head_branch")
+    return {
+        "repository": repo,
+        "head_sha": sha,
+        "kind": kind,
+        "installation_id": event.delivery.installation_id,
+        "ref": ref,
+        "default_branch": bool(kind == KIND_BRANCH and ref and ref == default),
+    }
 
 
 async def _evaluate(
@@ -255,17 +308,25 @@ async def _evaluate(
     waivers: tuple[Waiver, ...] = ()
     if services.audit is not None and pr_number is not None:
         waivers = tuple(services.audit.waivers_for(repo, pr_number, today))
-    report, policy = await asyncio.to_thread(
-        run_core,
-        services.evaluator,
-        services.catalog,
-        head,
-        base,
-        paths,
-        org_text,
-        today,
-        waivers,
-        directory,
+    try:
+        report, policy = await services.sandbox.run(
+            run_core,
+            services.evaluator,
+            services.catalog,
+            head,
+            base,
+            paths,
+            org_text,
+            today,
+            waivers,
+            directory,
+        )
+    except (EvaluationFailed, RetryableError):
+        raise
+    except Exception as exc:  # a bug or an input the core could not take: say so, never hang
+        raise EvaluationFailed(f"the evaluation failed: {type(exc).__name__}: {exc}") from exc
+    report = await with_owner_suggestions(
+        GitHubHistory(client, services.caches), repo, head.tree.sha, head, report, services.clock()
     )
     for hook in services.report_hooks:
         hook(report)
@@ -284,7 +345,8 @@ def run_core(
     waivers: tuple[Waiver, ...] = (),
     directory: OwnerDirectory | None = None,
 ) -> tuple[Report, Policy]:
-    """The synchronous part (runs in a worker thread): evaluate, and read the publish switches."""
+    """The synchronous part (runs in a worker process or thread): evaluate, and read the publish
+    switches. Its arguments and result cross a process boundary, so they must pickle."""
     extra: dict[str, Any] = {"extra_waivers": waivers} if waivers else {}
     if directory is not None:
         extra["directory"] = directory

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,12 @@ COMMANDS = (
     "ghapp.cli.rules",
     "ghapp.cli.ci",
     "ghapp.cli.hook",
+    "ghapp.cli.setup",
 )
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used. They
 # need the `server` extra: without it, asking for one of their commands says how to install it.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules", "ci", "hook")
+OFFLINE = ("check", "owners", "rules", "ci", "hook", "setup")
 SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
 EXIT_BROKEN_PIPE = 141
 
@@ -58,18 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from ghapp.masking import mask
+
     try:
         status = int(args.run(args) or 0)
         sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
         return status
     except GhappError as exc:
-        print(f"ghapp: error: {exc}", file=sys.stderr)
+        print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except Exception:  # a bug: keep the traceback, but never with a password in it
+        print(mask(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
 def _silence_stdout() -> None:
@@ -135,7 +142,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def load_directory(path: Path) -> Any:
-    """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`."""
+    """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`, where
+    `teams` may also map each team to `{members: [...]}` and `emails` each email to a login."""
     import yaml
 
     from ghapp.core.ownership.directory import StaticDirectory
@@ -146,9 +154,50 @@ def load_directory(path: Path) -> Any:
         raise UsageError(f"{path}: invalid YAML/JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping with users/teams/emails/write lists")
-    lists = {k: [str(x) for x in data.get(k) or []] for k in ("users", "teams", "emails")}
+    teams, members = _names_or_mapping(path, data, "teams", _members)
+    emails, logins = _names_or_mapping(path, data, "emails", _login)
     write = data.get("write")
-    return StaticDirectory(**lists, write=None if write is None else [str(x) for x in write])
+    return StaticDirectory(
+        users=_names(path, data, "users"),
+        teams=teams,
+        emails=emails,
+        write=None if write is None else _names(path, data, "write"),
+        logins=logins,
+        members=members,
+    )
+
+
+def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise UsageError(f"{path}: `{key}` must be a list")
+    return [str(x) for x in value]
+
+
+def _names_or_mapping(
+    path: Path, data: dict[str, Any], key: str, read: Any
+) -> tuple[list[str], dict[str, Any]]:
+    """A key that is a list of names, or a mapping of name to details (read by `read`)."""
+    value = data.get(key) or []
+    if isinstance(value, dict):
+        return [str(k) for k in value], {str(k): read(path, key, k, v) for k, v in value.items()}
+    return _names(path, data, key), {}
+
+
+def _members(path: Path, key: str, team: Any, spec: Any) -> list[str]:
+    """`{members: [alice, bob]}` (or the list itself, or nothing)."""
+    members = spec.get("members") if isinstance(spec, dict) else spec
+    if members is None:
+        return []
+    if not isinstance(members, list):
+        raise UsageError(f"{path}: `{key}.{team}` must be {{members: [login, ...]}}")
+    return [str(m) for m in members]
+
+
+def _login(path: Path, key: str, email: Any, login: Any) -> str:
+    if not isinstance(login, str) or not login.strip():
+        raise UsageError(f"{path}: `{key}.{email}` must be the GitHub login of that email")
+    return login.strip()
 
 
 def read_file(path: Path) -> str:

@@ -51,6 +51,13 @@ class Context:
         owners = [owner for rule in rules for owner in rule.owners]
         return OwnerTeams(self.snapshot, self.policy.owner_teams, owners)
 
+    @cached_property
+    def codeowners_handles(self) -> frozenset[str]:
+        """Every owner some CODEOWNERS rule names (owners ghapp can vouch for)."""
+        if self.codeowners is None:
+            return frozenset()
+        return frozenset(o for rule in self.codeowners.rules for o in rule.owners)
+
     def finding(
         self,
         rule_id: str,

@@ -28,7 +28,18 @@ from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
 from ghapp.core.manifests.groups import team_slug
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
-from ghapp.core.model import Conclusion, FileOwners, Finding, Report, Service, Severity
+from ghapp.core.model import (
+    AppliedWaiver,
+    Conclusion,
+    FileOwners,
+    Finding,
+    OwnerSource,
+    PolicyInfo,
+    Report,
+    Service,
+    ServiceCoverage,
+    Severity,
+)
 from ghapp.core.ownership.checks import check_codeowners
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import OwnerDirectory
@@ -40,7 +51,13 @@ from ghapp.core.policy.suppressions import (
     unused_suppressions,
 )
 from ghapp.core.snapshot import Snapshot, content_ids
-from ghapp.core.workflows.coverage import check_coverage, compute_coverage
+from ghapp.core.workflows.coverage import (
+    Site,
+    check_coverage,
+    compute_coverage,
+    find_sites,
+    required_categories,
+)
 from ghapp.core.workflows.hygiene import check_actions, check_workflows
 
 Check = Callable[[Context], Iterable[Finding]]
@@ -96,8 +113,14 @@ def evaluate(
         today=today,
     )
     if extra_waivers:
-        live = tuple(w for w in extra_waivers if w.until is None or w.until >= today)
-        policy = replace(policy, waivers=policy.waivers + live)
+        granted = tuple(replace(w, source=w.source or "/waive comment") for w in extra_waivers)
+        live = tuple(w for w in granted if w.until is None or w.until >= today)
+        expired = tuple(w for w in granted if w not in live)
+        policy = replace(
+            policy,
+            waivers=policy.waivers + live,
+            expired_waivers=policy.expired_waivers + expired,
+        )
     if changed is None and base is not None:
         changed = changed_paths(base, head)
     changed_set = frozenset(changed) if changed is not None else None
@@ -130,22 +153,22 @@ def evaluate(
         kept = [f for f in findings if not is_fixture_finding(f)]
         skipped, findings = len(findings) - len(kept), kept
     findings = apply_policy(findings, ctx, suppressions, known)
-    coverage = compute_coverage(ctx, sorted(changed_set) if changed_set is not None else None)
-    files = resolve_files(
-        ctx, sorted(changed_set) if changed_set is not None else ctx.snapshot.paths()
-    )
-    services = tuple(
-        replace(s, owner=service_owner_handle(ctx, s) or s.owner) for s in ctx.services
-    )
+    changed_list = sorted(changed_set) if changed_set is not None else None
+    sites = find_sites(ctx)
+    coverage = compute_coverage(ctx, changed_list, sites)
+    files = resolve_files(ctx, changed_list if changed_list is not None else ctx.snapshot.paths())
     return Report(
         conclusion=conclude(policy, findings),
         findings=tuple(sorted(findings, key=_finding_order)),
         coverage=coverage,
-        services=services,
+        services=tuple(_with_owner_handle(ctx, s) for s in ctx.services),
         files=files,
         policy_configured=policy.configured,
-        baseline=base is not None,
         notes=_notes(policy, skipped, current.fixture_services),
+        policy=policy_info(policy),
+        service_coverage=touched_coverage(ctx, files, sites),
+        codeowners_path=ctx.codeowners_path,
+        compared_to_base=base is not None,
     )
 
 
@@ -154,6 +177,70 @@ def _notes(policy: Policy, fixture_findings: int, fixture_services: int) -> tupl
     if fixture_findings or fixture_services:
         notes.append(skipped_note(fixture_findings, fixture_services))
     return tuple(notes)
+
+
+def policy_info(policy: Policy) -> PolicyInfo:
+    """What the report says about the policy that applied (layers, locked keys, waivers)."""
+    return PolicyInfo(
+        configured=policy.configured,
+        enforce=policy.enforce,
+        layers=policy.layers,
+        locked=policy.locked,
+        waivers=tuple(applied_waiver(w) for w in policy.waivers),
+        expired_waivers=tuple(applied_waiver(w) for w in policy.expired_waivers),
+    )
+
+
+def touched_coverage(
+    ctx: Context, files: Sequence[FileOwners], sites: Sequence[Site]
+) -> tuple[ServiceCoverage, ...]:
+    """Scan coverage for each service that has files in `files` (the change), scoped to them."""
+    changed: dict[str, list[str]] = {}
+    for f in files:
+        if f.service is not None:
+            changed.setdefault(f.service, []).append(f.path)
+    if not changed:
+        return ()
+    owned: dict[str, list[str]] = {name: [] for name in changed}
+    if ctx.policy.coverage:  # which categories are required depends on all the service's files
+        for path in ctx.snapshot.paths():
+            service = service_of(ctx.services, path)
+            if service is not None and service.name in owned:
+                owned[service.name].append(path)
+    out = []
+    seen: set[str] = set()
+    for service in ctx.services:
+        if service.name not in changed or service.name in seen:
+            continue
+        seen.add(service.name)
+        out.append(
+            ServiceCoverage(
+                service=service.name,
+                categories=compute_coverage(ctx, changed[service.name], sites),
+                required=required_categories(ctx.policy.coverage, service, owned[service.name]),
+            )
+        )
+    return tuple(out)
+
+
+def applied_waiver(waiver: Waiver) -> AppliedWaiver:
+    return AppliedWaiver(
+        rule=waiver.rule,
+        approved_by=waiver.approved_by,
+        reason=waiver.reason,
+        until=waiver.until.isoformat() if waiver.until else None,
+        source=waiver.source,
+        line=waiver.line,
+        path=waiver.path,
+        service=waiver.service,
+    )
+
+
+def _with_owner_handle(ctx: Context, service: Service) -> Service:
+    handle = service_owner_handle(ctx, service)
+    if not handle or handle == service.owner:
+        return service
+    return replace(service, owner=handle, owner_as_written=service.owner)
 
 
 def run_checks(
@@ -222,11 +309,15 @@ def apply_policy(
             if service is not None:
                 service_name = changes["service"] = service.name
         if not finding.owners:
-            owners = owners_for(ctx, finding.path, service_name)
+            owners, source = owners_and_source(ctx, finding.path, service_name)
             if not owners and finding.rule.startswith("codeowners/") and ctx.codeowners_path:
                 # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
-                owners = owners_for(ctx, ctx.codeowners_path)
+                owners, source = owners_and_source(ctx, ctx.codeowners_path)
+                source = replace(source, kind="codeowners-file") if source else None
             changes["owners"] = owners
+            changes["owner_source"] = source
+        elif finding.owner_source is None:
+            changes["owner_source"] = OwnerSource("check", validated=False)
         if changes:
             finding = finding.with_(**changes)
         suppression = match_suppression(suppressions, finding)
@@ -238,6 +329,7 @@ def apply_policy(
             finding = finding.with_(
                 waived=True,
                 waiver=f"waived by {waiver.approved_by}{until}: {waiver.reason}",
+                waiver_detail=applied_waiver(waiver),
             )
         out.append(finding)
     return out
@@ -252,18 +344,28 @@ def conclude(policy: Policy, findings: Iterable[Finding]) -> Conclusion:
 
 def owners_for(ctx: Context, path: str | None, service_name: str | None = None) -> tuple[str, ...]:
     """Who must act on a finding: its service's owner, else the CODEOWNERS owners of the path."""
+    return owners_and_source(ctx, path, service_name)[0]
+
+
+def owners_and_source(
+    ctx: Context, path: str | None, service_name: str | None = None
+) -> tuple[tuple[str, ...], OwnerSource | None]:
+    """`owners_for`, with what decided: the service manifest, or the CODEOWNERS line."""
     service = _service_named(ctx.services, service_name) if service_name else None
     if service is None and path:
         service = service_of(ctx.services, path)
     if service is not None:
         handle = service_owner_handle(ctx, service)
         if handle:
-            return (handle,)
+            line = service.line_of("owner")
+            known = handle in ctx.codeowners_handles
+            return (handle,), OwnerSource("manifest", service.manifest, line, validated=known)
     if path and ctx.codeowners is not None:
         match = ctx.codeowners.owners_of(path)
         if match is not None:
-            return tuple(match.owners)
-    return ()
+            source = OwnerSource("codeowners", ctx.codeowners_path, match.line, match.pattern)
+            return tuple(match.owners), source
+    return (), None
 
 
 def service_owner_handle(ctx: Context, service: Service) -> str | None:

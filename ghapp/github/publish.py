@@ -2,7 +2,10 @@
 
 The check run is created once per head SHA and updated in place afterwards: its id is kept in
 `Memory`, and looked up with `GET .../commits/{sha}/check-runs?check_name=ghapp` only when the
-memory does not know it and the SHA may already have one. GitHub's limits are honoured here:
+memory does not know it and the SHA may already have one. `start_check_run` posts it
+`in_progress` when the job starts; the result (or `fail_check_run`'s explanation) completes the
+same run. A completed run is never moved back to `in_progress` (GitHub keeps a completed run
+completed): a re-check updates it in place when done. GitHub's limits are honoured here:
 summary and text at most 65,535 bytes (cut on a UTF-8 boundary, with a note), 50 annotations per
 request (the rest are sent with updates), 3 actions with short labels.
 """
@@ -13,7 +16,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ghapp.app.memory import Memory
@@ -24,6 +27,8 @@ from ghapp.github.errors import Unprocessable
 from ghapp.github.review import owners_to_request, post_review
 from ghapp.github.snapshot import ChangedFiles
 from ghapp.render import render_markdown
+from ghapp.render.escape import code
+from ghapp.render.markdown import title_of as summary_title
 
 logger = logging.getLogger("ghapp.publish")
 
@@ -51,6 +56,7 @@ class Target:
     pr_author: str | None = None
     changed: ChangedFiles | None = None
     check_run_is_new: bool = False  # the SHA cannot have a ghapp check run yet: skip the lookup
+    details_url: str | None = None  # the details page of this evaluation (needs PUBLIC_URL)
 
 
 def truncate_bytes(text: str, max_bytes: int = MAX_OUTPUT_BYTES) -> str:
@@ -64,17 +70,8 @@ def truncate_bytes(text: str, max_bytes: int = MAX_OUTPUT_BYTES) -> str:
 
 
 def title_of(report: Report) -> str:
-    """The check run's one-line title."""
-    live = [f for f in report.findings if not f.waived]
-    new_errors = sum(1 for f in live if f.new and f.severity == "error")
-    if not live:
-        return "No problems found"
-    parts = [f"{len(live)} finding(s)"]
-    if new_errors:
-        parts.append(f"{new_errors} new error(s)")
-    if not report.policy_configured:
-        parts.append("report only")
-    return ", ".join(parts)
+    """The check run's one-line title: "2 blocking · 5 new · 31 existing"."""
+    return summary_title(report)
 
 
 def annotations_of(findings: Iterable[Finding]) -> list[dict[str, object]]:
@@ -143,12 +140,95 @@ class Publisher:
         if options.summary_comment:
             await self.upsert_summary_comment(target, report)
 
+    async def start_check_run(self, target: Target) -> int:
+        """Post the run `in_progress` unless this SHA already has one (a re-check updates the
+        existing run when done); the run's id."""
+        run_id = await self.find_check_run(target)
+        if run_id is not None:
+            return run_id
+        body: dict[str, object] = {
+            "name": CHECK_NAME,
+            "head_sha": target.head_sha,
+            "status": "in_progress",
+            "started_at": self._timestamp(),
+            "output": {
+                "title": "Evaluating…",
+                "summary": "ghapp is evaluating this commit: owners, service records, "
+                "security-scan coverage and deploy safety.",
+            },
+        }
+        if target.details_url:
+            body["details_url"] = target.details_url
+        created = await self.client.request("POST", f"/repos/{target.repo}/check-runs", json=body)
+        run_id = int(created["id"])
+        await self.memory.remember(_check_key(target), str(run_id))
+        await self.memory.remember(_state_key(target), "in_progress")
+        return run_id
+
+    async def fail_check_run(self, target: Target, reason: str, conclusion: str) -> int:
+        """Complete the run saying the evaluation failed and why (`conclusion` per policy)."""
+        enforced = conclusion == "failure"
+        summary = (
+            "### ghapp could not evaluate this commit\n\n"
+            f"{code(reason[:2000])}\n\n"
+            + (
+                "This repository's policy is enforced, so a commit ghapp could not check does "
+                "not pass. "
+                if enforced
+                else "This repository's policy does not block (report only, or no policy), so "
+                "the check is neutral. "
+            )
+            + "Push again or use **Re-check** once the cause is fixed."
+        )
+        body: dict[str, object] = {
+            "name": CHECK_NAME,
+            "head_sha": target.head_sha,
+            "status": "completed",
+            "conclusion": conclusion,
+            "completed_at": self._timestamp(),
+            "output": {"title": "Evaluation failed", "summary": truncate_bytes(summary)},
+            "actions": actions_for(target)[:1],
+        }
+        if target.details_url:
+            body["details_url"] = target.details_url
+        run_id = await self._create_or_update(target, body)
+        await self.memory.remember(_state_key(target), "completed")
+        return run_id
+
+    async def note_retry(self, target: Target, reason: str) -> None:
+        """Tell an `in_progress` run that a transient error interrupted it and a retry is due."""
+        run_id = await self.memory.recall(_check_key(target))
+        if run_id is None or await self.memory.recall(_state_key(target)) != "in_progress":
+            return
+        output = {
+            "title": "Evaluating… (retrying)",
+            "summary": "A transient error interrupted the evaluation; ghapp retries it "
+            f"automatically.\n\n{code(reason[:2000])}",
+        }
+        await self._update(target.repo, int(run_id), {"output": output})
+
+    async def _create_or_update(self, target: Target, body: dict[str, object]) -> int:
+        run_id = await self.find_check_run(target)
+        if run_id is None:
+            created = await self.client.request(
+                "POST", f"/repos/{target.repo}/check-runs", json=body
+            )
+            run_id = int(created["id"])
+            await self.memory.remember(_check_key(target), str(run_id))
+        else:
+            await self._update(
+                target.repo, run_id, {k: v for k, v in body.items() if k != "head_sha"}
+            )
+        return run_id
+
+    def _timestamp(self) -> str:
+        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
     async def publish_check_run(self, target: Target, report: Report) -> int:
         """Create or update the `ghapp` check run for the head SHA; its id."""
-        summary = render_markdown(report, max_bytes=MAX_OUTPUT_BYTES)
-        notes = [n for n in (*report.notes, *_target_notes(target)) if n]
-        if notes:
-            summary = truncate_bytes(summary + "\n\n" + "\n".join(f"> {n}" for n in notes))
+        notes = tuple(n for n in _target_notes(target) if n and n not in report.notes)
+        shown = replace(report, notes=report.notes + notes) if notes else report
+        summary = render_markdown(shown, max_bytes=MAX_OUTPUT_BYTES, details_url=target.details_url)
         annotations = annotations_of(report.findings)
         output: dict[str, object] = {"title": title_of(report), "summary": truncate_bytes(summary)}
         body: dict[str, object] = {
@@ -156,10 +236,12 @@ class Publisher:
             "head_sha": target.head_sha,
             "status": "completed",
             "conclusion": report.conclusion,
-            "completed_at": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "completed_at": self._timestamp(),
             "output": {**output, "annotations": annotations[:MAX_ANNOTATIONS_PER_REQUEST]},
             "actions": actions_for(target),
         }
+        if target.details_url:
+            body["details_url"] = target.details_url
         run_id = await self.find_check_run(target)
         sent: set[str] = set()
         if run_id is None:
@@ -187,6 +269,7 @@ class Publisher:
         if annotations:
             sent |= {_annotation_id(a) for a in annotations}
             await self.memory.remember(_annotations_key(target, run_id), json.dumps(sorted(sent)))
+        await self.memory.remember(_state_key(target), "completed")
         return run_id
 
     async def find_check_run(self, target: Target) -> int | None:
@@ -247,7 +330,8 @@ class Publisher:
 
     async def upsert_summary_comment(self, target: Target, report: Report) -> None:
         """One PR comment, found again by its hidden marker and edited in place."""
-        body = truncate_bytes(f"{SUMMARY_MARKER}\n{render_markdown(report, max_bytes=60_000)}")
+        summary = render_markdown(report, max_bytes=60_000, details_url=target.details_url)
+        body = truncate_bytes(f"{SUMMARY_MARKER}\n{summary}")
         key = f"summary-comment:{target.repo}#{target.pr_number}"
         comment_id = await self.memory.recall(key) or await self._find_summary_comment(target)
         if comment_id is not None:
@@ -286,6 +370,10 @@ def _annotation_id(annotation: Mapping[str, object]) -> str:
 
 def _check_key(target: Target) -> str:
     return f"check-run:{target.repo}@{target.head_sha}"
+
+
+def _state_key(target: Target) -> str:
+    return f"check-run-status:{target.repo}@{target.head_sha}"
 
 
 def _target_notes(target: Target) -> Sequence[str | None]:

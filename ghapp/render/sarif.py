@@ -59,7 +59,9 @@ def sarif_document(
                 "tool": {"driver": driver},
                 "automationDetails": {"id": automation_id},
                 "columnKind": "unicodeCodePoints",
-                "results": [_result(f, index[f.rule], report.baseline) for f in report.findings],
+                "results": [
+                    _result(f, index[f.rule], report.compared_to_base) for f in report.findings
+                ],
                 **_invocations(report),
             }
         ],

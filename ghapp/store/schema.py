@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -17,7 +18,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
+
+from ghapp.app.webhooks import MAX_KEY, MAX_NAME, MAX_REPOSITORY, MAX_SHA
 
 metadata = MetaData()
 
@@ -37,11 +41,12 @@ deliveries = Table(
     "ghapp_deliveries",
     metadata,
     Column("seq", _BigId, primary_key=True, autoincrement=True),
-    Column("delivery_id", String(100), nullable=False, unique=True),
-    Column("event", String(100), nullable=False),
-    Column("action", String(100)),
+    # Intake refuses or leaves out what does not fit (ghapp.app.webhooks.parse_delivery).
+    Column("delivery_id", String(MAX_NAME), nullable=False, unique=True),
+    Column("event", String(MAX_NAME), nullable=False),
+    Column("action", String(MAX_NAME)),
     Column("installation_id", BigInteger),
-    Column("repository", String(300)),
+    Column("repository", String(MAX_REPOSITORY)),
     Column("payload", LargeBinary, nullable=False),
     Column("received_at", Float(53), nullable=False),
     # Job state: one row per delivery is both the durable record and the queue entry.
@@ -54,8 +59,8 @@ deliveries = Table(
     Column("finished_at", Float(53)),
     # Coalescing: "owner/name#123" for pull-request evaluations, with the head it evaluates and
     # GitHub's time of that state (pull_request.updated_at) to order events of one PR.
-    Column("coalesce_key", String(320)),
-    Column("head_sha", String(64)),
+    Column("coalesce_key", String(MAX_KEY)),
+    Column("head_sha", String(MAX_SHA)),
     Column("event_at", Float(53)),
     Index("ix_ghapp_deliveries_claim", "status", "seq"),
     Index("ix_ghapp_deliveries_key", "coalesce_key", "status"),
@@ -64,11 +69,11 @@ deliveries = Table(
 pr_heads = Table(
     "ghapp_pr_heads",
     metadata,
-    Column("coalesce_key", String(320), primary_key=True),
-    Column("head_sha", String(64), nullable=False),
+    Column("coalesce_key", String(MAX_KEY), primary_key=True),
+    Column("head_sha", String(MAX_SHA), nullable=False),
     Column("event_at", Float(53), nullable=False),
     Column("evaluated_at", Float(53), nullable=False),
-    Column("delivery_id", String(100), nullable=False),
+    Column("delivery_id", String(MAX_NAME), nullable=False),
 )
 
 audit_log = Table(
@@ -95,4 +100,30 @@ memory = Table(
     Column("key", String(500), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", Float(53), nullable=False),
+)
+
+# One report per repository, head SHA and kind (a pull request's head against its base, or a
+# branch commit on its own): the details page reads it without calling GitHub, and the latest
+# default-branch row per repository is the organisation dashboard's. `report` is the JSON of
+# ghapp.core.model.Report (None with `error` when the evaluation failed).
+evaluations = Table(
+    "ghapp_evaluations",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("repository", String(300), nullable=False),
+    Column("head_sha", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("ref", String(300)),
+    Column("default_branch", Boolean, nullable=False, default=False),
+    Column("pr_number", Integer),
+    Column("base_sha", String(64)),
+    Column("installation_id", BigInteger),
+    Column("conclusion", String(20), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("report", Text),
+    Column("error", Text),
+    Column("evaluated_at", Float(53), nullable=False),
+    UniqueConstraint("repository", "head_sha", "kind", name="uq_ghapp_evaluations_commit"),
+    Index("ix_ghapp_evaluations_default", "repository", "default_branch", "evaluated_at"),
+    Index("ix_ghapp_evaluations_age", "evaluated_at"),
 )

@@ -21,6 +21,7 @@ import httpx
 
 from ghapp.store.audit import DurableAuditLog, DurableMemory
 from ghapp.store.db import make_engine
+from ghapp.store.evaluations import EvaluationStore
 from ghapp.store.metrics import Metrics
 from ghapp.store.migrations import migrate
 from ghapp.store.queue import Queue, RetryPolicy
@@ -41,6 +42,7 @@ class Store:
     metrics: Metrics
     audit: DurableAuditLog
     memory: DurableMemory
+    evaluations: EvaluationStore
 
     @classmethod
     def open(
@@ -51,14 +53,22 @@ class Store:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         metrics: Metrics | None = None,
+        retention_days: float = 90.0,
     ) -> Store:
-        """Connect, run pending migrations, and build the queue, metrics and audit log."""
+        """Connect, run pending migrations, and build the queue, metrics and audit log;
+        evaluations are kept `retention_days` (0: forever)."""
         engine = make_engine(database_url, schema=schema)
         migrate(engine)
         queue = Queue(engine, lease_seconds=lease_seconds, retry=RetryPolicy(max_attempts))
         metrics = metrics or Metrics()
         metrics.watch_queue(queue)
-        return cls(queue, metrics, DurableAuditLog(engine), DurableMemory(engine))
+        return cls(
+            queue,
+            metrics,
+            DurableAuditLog(engine),
+            DurableMemory(engine),
+            EvaluationStore(engine, retention_days=retention_days),
+        )
 
 
 class BackgroundLoop:

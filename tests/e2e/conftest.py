@@ -94,8 +94,18 @@ def _template() -> dict[str, Any] | None:
 
 
 @pytest.fixture
+def ghapp_env() -> dict[str, str]:
+    """More environment for `ghapp serve` (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
 def ghapp(
-    fake: FakeGitHub, fake_server: ServerThread, app_key: tuple[str, str], tmp_path: Path
+    fake: FakeGitHub,
+    fake_server: ServerThread,
+    app_key: tuple[str, str],
+    tmp_path: Path,
+    ghapp_env: dict[str, str],
 ) -> Iterator[RunningApp]:
     """`ghapp serve` on loopback, configured Probot-style against the fake."""
     key_path = tmp_path / "app.pem"
@@ -111,6 +121,7 @@ def ghapp(
         "RECONCILE_INTERVAL": "0",  # no background reconciliation calls in call-count tests
         "DATABASE_URL": f"sqlite:///{tmp_path}/ghapp.db",
         "LOG_LEVEL": "INFO",
+        **ghapp_env,
     }
     process = AppProcess(ROOT, env, tmp_path / f"ghapp-{uuid.uuid4().hex[:6]}.log")
     process.start()

@@ -129,6 +129,19 @@ class HookDelivery:
     attempts: int = 0
 
 
+@dataclass
+class OAuthApp:
+    """The app's OAuth client as the fake's sign-in pages know it (tests/fakegithub/oauth.py):
+    who the authorize page signs in, issued codes and user tokens, and organisation members."""
+
+    client_id: str = "Iv1.fakeclientid"
+    client_secret: str = "fake-client-secret"
+    sign_in_as: str | None = None  # the login /login/oauth/authorize signs in (None: refuses)
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (login, redirect)
+    tokens: dict[str, str] = field(default_factory=dict)  # user access token -> login
+    org_members: dict[str, set[str]] = field(default_factory=dict)
+
+
 class FakeGitHub:
     """Everything the fake GitHub knows. Seed it from tests; the server reads and writes it."""
 
@@ -158,6 +171,7 @@ class FakeGitHub:
         self.calls: list[Call] = []
         self.schema_violations: list[Violation] = []
         self.faults: list[Fault] = []
+        self.oauth = OAuthApp()
         self._ids = itertools.count(1001)
 
     # ---- seeding -------------------------------------------------------------------------
@@ -367,6 +381,11 @@ class FakeGitHub:
                     if kind in " -":
                         sides["LEFT"].add(old_no)
         return sides
+
+    def user_can_read(self, login: str, repo: Repo) -> bool:
+        """What a GitHub App user token reaches: public repositories, and private ones the
+        user collaborates on."""
+        return not repo.private or login in repo.collaborators
 
     def installation_calls(self, installation: int) -> list[Call]:
         """Calls made with that installation's token."""

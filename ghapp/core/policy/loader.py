@@ -8,7 +8,9 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ghapp.core.model import PolicyLayer
 from ghapp.core.policy.policy import (
+    DEFAULT_TAG_PINNED_ACTIONS,
     ConfigProblem,
     CoverageRequirement,
     ManifestRequirements,
@@ -28,14 +30,24 @@ _FIX_INVALID = (
 
 def layered_config(
     text: str | None, path: str, org_text: str | None, org_path: str
-) -> tuple[dict[str, Any] | None, tuple[ConfigProblem, ...]]:
-    """The org default with the repo config over it (None when neither file exists)."""
+) -> tuple[dict[str, Any] | None, tuple[ConfigProblem, ...], tuple[PolicyLayer, ...]]:
+    """The org default with the repo config over it (None when neither file exists), and the
+    layers that were read: `organisation` and `repository` with the keys each set (a key the
+    org locks is not the repository's), plus a `locked` pseudo-layer listing the locked keys."""
     if text is None and org_text is None:
-        return None, ()
+        return None, (), ()
     org, org_problems = _read(org_text, org_path)
     repo, repo_problems = _read(text, path)
     problems = list(org_problems + repo_problems)
     locked = set(org.get("locked", ()))
+    layers = []
+    if org_text is not None:
+        layers.append(PolicyLayer("organisation", org_path, tuple(k for k in org if k != "locked")))
+    if text is not None:
+        keys = tuple(k for k in repo if k not in locked and k != "locked")
+        layers.append(PolicyLayer("repository", path, keys))
+    if locked:
+        layers.append(PolicyLayer("locked", org_path, tuple(sorted(locked))))
     merged: dict[str, Any] = {k: v for k, v in org.items() if k != "locked"}
     for key, value in repo.items():
         if key in locked:
@@ -58,7 +70,7 @@ def layered_config(
             merged[key] = [*merged[key], *value]
         else:
             merged[key] = value
-    return merged, tuple(problems)
+    return merged, tuple(problems), tuple(layers)
 
 
 def _read(text: str | None, path: str) -> tuple[Mapping[str, Any], tuple[ConfigProblem, ...]]:
@@ -155,7 +167,7 @@ def policy_from_config(
         )
         for i, item in enumerate(config.get("coverage", ()))
     )
-    waivers, problems = _waivers(config.get("waivers", ()), path, today)
+    waivers, expired, problems = _waivers(config.get("waivers", ()), path, today)
     policy = Policy(
         configured=True,
         path=path,
@@ -176,14 +188,19 @@ def policy_from_config(
                 for group, teams in manifests.get("owner_teams", {}).items()
             }
         ),
+        tag_pinned_actions=DEFAULT_TAG_PINNED_ACTIONS
+        + tuple(config.get("workflows", {}).get("tag_pinned_actions", ())),
+        expired_waivers=expired,
     )
     return policy, problems
 
 
 def _waivers(
     items: Any, path: str, today: date | None
-) -> tuple[tuple[Waiver, ...], tuple[ConfigProblem, ...]]:
+) -> tuple[tuple[Waiver, ...], tuple[Waiver, ...], tuple[ConfigProblem, ...]]:
+    """(live waivers, expired waivers, a notice per expired one)."""
     waivers: list[Waiver] = []
+    expired: list[Waiver] = []
     problems: list[ConfigProblem] = []
     for i, item in enumerate(items):
         until = item.get("until")
@@ -192,7 +209,18 @@ def _waivers(
         elif isinstance(until, datetime):
             until = until.date()
         line = _item_line(items, i)
+        waiver = Waiver(
+            rule=item["rule"],
+            reason=item["reason"],
+            approved_by=item["approved_by"],
+            until=until,
+            path=item.get("path"),
+            service=item.get("service"),
+            line=line,
+            source=path,
+        )
         if today is not None and until is not None and until < today:
+            expired.append(waiver)
             problems.append(
                 ConfigProblem(
                     "config/expired-waiver",
@@ -204,18 +232,8 @@ def _waivers(
                 )
             )
             continue
-        waivers.append(
-            Waiver(
-                rule=item["rule"],
-                reason=item["reason"],
-                approved_by=item["approved_by"],
-                until=until,
-                path=item.get("path"),
-                service=item.get("service"),
-                line=line,
-            )
-        )
-    return tuple(waivers), tuple(problems)
+        waivers.append(waiver)
+    return tuple(waivers), tuple(expired), tuple(problems)
 
 
 def _item_line(items: Any, index: int) -> int | None:

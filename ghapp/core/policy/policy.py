@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from ghapp.core.model import PolicyLayer
 from ghapp.core.snapshot import Snapshot, read_text
 
 # Fields a service manifest must carry. Names are Service field names.
@@ -17,6 +18,11 @@ DEFAULT_BY_TIER: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 DEFAULT_BY_DATA: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"phi": ("oncall", "tier", "runbook"), "pci": ("oncall", "tier", "runbook")}
+)
+# Actions that must be referenced by tag, never `workflow/unpinned-action`: the SLSA generator's
+# reusable workflows read their own ref to find the builder and refuse a commit SHA.
+DEFAULT_TAG_PINNED_ACTIONS: tuple[str, ...] = (
+    "slsa-framework/slsa-github-generator/.github/workflows/*",
 )
 
 
@@ -59,6 +65,7 @@ class Waiver:
     path: str | None = None
     service: str | None = None
     line: int | None = None
+    source: str | None = None  # where it was granted: a config file, or a `/waive` comment
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,11 @@ class Policy:
     # Kubernetes Pod Security Standard profile whose container settings are required:
     # "baseline" (default) or "restricted" (adds seccomp, drop ALL, no token automount).
     pod_security: str = "baseline"
+    # `uses:` patterns (`*`: within one path segment) allowed to be referenced by tag
+    tag_pinned_actions: tuple[str, ...] = DEFAULT_TAG_PINNED_ACTIONS
+    layers: tuple[PolicyLayer, ...] = ()  # the files it was read from, org default first
+    locked: tuple[str, ...] = ()  # top-level keys the org default locks
+    expired_waivers: tuple[Waiver, ...] = ()  # dropped because their `until` has passed
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")
@@ -118,11 +130,13 @@ def parse_policy(
     """
     from ghapp.core.policy.loader import layered_config, policy_from_config
 
-    merged, problems = layered_config(text, path, org_text, org_path)
+    merged, problems, layers = layered_config(text, path, org_text, org_path)
     if merged is None:
         return Policy(), problems
     policy, more = policy_from_config(merged, path if text is not None else org_path, today)
-    return policy, problems + more
+    locked = next((layer.keys for layer in layers if layer.name == "locked"), ())
+    layers = tuple(layer for layer in layers if layer.name != "locked")
+    return replace(policy, layers=layers, locked=locked), problems + more
 
 
 def read_policy(

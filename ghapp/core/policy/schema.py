@@ -124,6 +124,19 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "workflows": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "tag_pinned_actions": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^[^@\\s]+/[^@\\s]+$"},
+                    "description": "`uses:` names (`*` matches within one path segment) that "
+                    "must be referenced by tag, never reported as unpinned; added to the "
+                    "built-in list (the SLSA generator's reusable workflows).",
+                },
+            },
+        },
         "publish": {
             "type": "object",
             "additionalProperties": False,

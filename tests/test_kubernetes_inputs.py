@@ -208,17 +208,29 @@ def test_a_restricted_rule_runs_when_the_policy_gives_it_a_severity() -> None:
 
 
 def test_an_image_a_kustomization_pins_is_not_reported_for_its_latest_tag() -> None:
-    manager = BASE.replace("example.com/repo-server:2.0", "controller:latest")
-    other = manager.replace("controller:latest", "sidecar:latest").replace("repo-server}", "x}")
-    kustomization = (
-        "resources: [manager.yaml, other.yaml]\nimages:\n"
-        "  - name: controller\n    newName: quay.io/acme/operator\n    newTag: 0.1.0\n"
-        "  - name: sidecar\n    newName: quay.io/acme/sidecar\n"  # renamed, tag kept
-    )
-    files = {"config/kustomization.yaml": kustomization, "config/manager.yaml": manager}
-    files["config/other.yaml"] = other
-    tags = [f.path for f in check(files) if f.rule == "k8s/image-tag-latest"]
-    assert tags == ["config/other.yaml"]
+    def deployment(name: str, image: str) -> str:
+        return BASE.replace("example.com/repo-server:2.0", image).replace(
+            "repo-server}", f"{name}}}"
+        )
+
+    def pins(image: str, tag: str = "newTag: 0.1.0") -> str:
+        return f"images:\n  - name: {image}\n    newName: quay.io/acme/{image}\n    {tag}\n"
+
+    files = {
+        # Its own kustomization pins `controller` for the files beside it ...
+        "config/manager/kustomization.yaml": "resources: [manager.yaml]\n" + pins("controller"),
+        "config/manager/manager.yaml": deployment("manager", "controller:latest"),
+        # ... an overlay pins `app` for the base it lists under resources ...
+        "overlays/prod/kustomization.yaml": "resources: [../../base]\n" + pins("app"),
+        "base/app.yaml": deployment("app", "app:latest"),
+        # ... but a pin applies nowhere else, and a rename alone keeps the tag.
+        "test/cmp/kustomization.yaml": "resources: [x.yaml]\n" + pins("sidecar"),
+        "deploy/sidecar.yaml": deployment("sidecar", "sidecar:latest"),
+        "deploy/kustomization.yaml": "resources: [other.yaml]\n" + pins("other", "newName: x"),
+        "deploy/other.yaml": deployment("other", "other:latest"),
+    }
+    tags = sorted(f.path or "" for f in check(files) if f.rule == "k8s/image-tag-latest")
+    assert tags == ["deploy/other.yaml", "deploy/sidecar.yaml"]
 
 
 @pytest.mark.parametrize(

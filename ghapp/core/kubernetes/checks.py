@@ -183,10 +183,12 @@ def _check_text(
     return FileResult(tuple(findings), tuple(workloads))
 
 
-def _kustomizations(snapshot: Snapshot, paths: Sequence[str]) -> tuple[set[str], set[str]]:
+def _kustomizations(
+    snapshot: Snapshot, paths: Sequence[str]
+) -> tuple[set[str], set[tuple[str, str]]]:
     """Every kustomization's patch files, and the image names their `images:` pin."""
     patches: set[str] = set()
-    pinned: set[str] = set()
+    pinned: set[tuple[str, str]] = set()
     for path in kustomization_paths(paths):
         data = snapshot.read(path)
         if data is not None and len(data) <= MAX_YAML_BYTES:
@@ -196,9 +198,10 @@ def _kustomizations(snapshot: Snapshot, paths: Sequence[str]) -> tuple[set[str],
     return patches, pinned
 
 
-def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[str]:
-    """Images the repository's Skaffold configs build."""
-    out: set[str] = set()
+def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]:
+    """Images the repository's Skaffold configs build (for every manifest: Skaffold's own
+    manifest list is globs, deploy-time choices)."""
+    out: set[tuple[str, str]] = set()
     for path in paths:
         if path.rpartition("/")[2] not in SKAFFOLD_NAMES:
             continue
@@ -206,7 +209,8 @@ def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[str]:
         if data is None or len(data) > MAX_YAML_BYTES:
             continue
         try:
-            out |= build_artifact_images(load_documents(data.decode("utf-8", errors="replace")))
+            docs = load_documents(data.decode("utf-8", errors="replace"))
+            out |= {(image, "") for image in build_artifact_images(docs)}
         except YamlError:
             continue
     return out

@@ -35,7 +35,13 @@ from functools import cached_property
 from typing import Any
 
 from ghapp.core.context import Context
-from ghapp.core.kubernetes.workloads import YAML_LINE_BREAK, Container, Workload, image_name
+from ghapp.core.kubernetes.workloads import (
+    YAML_LINE_BREAK,
+    Container,
+    Workload,
+    image_name,
+    within,
+)
 from ghapp.core.model import Finding
 from ghapp.core.yamlnodes import LineDict, LineList
 
@@ -60,9 +66,10 @@ class Options:
     """What decides a workload's findings besides its own text (part of the memo key)."""
 
     restricted: frozenset[str] = frozenset()  # RESTRICTED_RULES the policy turned on
-    # Image names (no tag) a build tool tags at deploy time: Skaffold artifacts, kustomize
-    # `images:` entries with a newTag or digest.
-    artifacts: frozenset[str] = frozenset()
+    # (image name without tag, path it applies to) a build tool tags at deploy time: Skaffold
+    # artifacts (everywhere), kustomize `images:` entries with a newTag or digest (below the
+    # kustomization and its resources).
+    artifacts: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -334,7 +341,8 @@ class _ContainerChecks:
         image = self.node.get("image")
         if not isinstance(image, str) or "@" in image or _is_templated(image):
             return
-        if image_name(image) in self.options.artifacts:
+        name = image_name(image)
+        if any(n == name and within(self.wl.path, at) for n, at in self.options.artifacts):
             return  # the build tool deploys it with a tag or digest of its own
         tag = tag_of(image)
         if tag and tag != "latest":

@@ -187,16 +187,18 @@ def kustomization_paths(paths: Sequence[str]) -> list[str]:
     return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)
 
 
-def read_kustomization(path: str, text: str) -> tuple[set[str], set[str]]:
+def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, str]]]:
     """The patch files a kustomization lists (repository paths), and the image names its
-    `images:` transformer pins (`newTag` or `digest`), whatever tag the manifests write."""
+    `images:` transformer pins (`newTag` or `digest`), whatever tag the manifests write, each
+    with where that applies: the kustomization's directory and each of its local `resources`
+    (a path; files below a directory count)."""
     try:
         docs = load_documents(text)
     except YamlError:
         return set(), set()
     base = posixpath.dirname(path)
     patches: set[str] = set()
-    pinned: set[str] = set()
+    pinned: set[tuple[str, str]] = set()
     for doc in docs[:1]:
         if not isinstance(doc, dict):
             continue
@@ -206,13 +208,24 @@ def read_kustomization(path: str, text: str) -> tuple[set[str], set[str]]:
                 target = entry.get("path") if isinstance(entry, dict) else entry
                 if isinstance(target, str) and "\n" not in target:
                     patches.add(posixpath.normpath(posixpath.join(base, target)))
+        resources = doc.get("resources")
+        scopes = {base} | {
+            posixpath.normpath(posixpath.join(base, r))
+            for r in (resources if isinstance(resources, list) else ())
+            if isinstance(r, str) and "://" not in r and not r.startswith(("/", "github.com/"))
+        }
         images = doc.get("images")
         for image in images if isinstance(images, list) else ():
             if not isinstance(image, dict) or not isinstance(image.get("name"), str):
                 continue
             if image.get("newTag") not in (None, "", "latest") or image.get("digest"):
-                pinned.add(image["name"])
+                pinned |= {(image["name"], scope) for scope in scopes}
     return patches, pinned
+
+
+def within(path: str, scope: str) -> bool:
+    """Whether `path` is `scope` or below it ("" or "." is the whole repository)."""
+    return scope in ("", ".") or path == scope or path.startswith(scope + "/")
 
 
 def image_name(image: str) -> str:

@@ -6,9 +6,9 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from markdown_it import MarkdownIt
 
 from ghapp.render.escape import ZWSP, code, is_handle, mention, terminal, text
+from tests.markdown import github_html
 
 
 class _Live(HTMLParser):
@@ -33,9 +33,9 @@ class _Live(HTMLParser):
 
 
 def rendered(markdown: str) -> tuple[str, set[str]]:
-    """(live text, tags) of `markdown` as a CommonMark renderer (with tables) shows it."""
+    """(live text, tags) of `markdown` as GitHub's renderer (cmark-gfm) shows it."""
     parser = _Live()
-    parser.feed(MarkdownIt("commonmark").enable("table").render(markdown))
+    parser.feed(github_html(markdown))
     return " ".join(parser.text), parser.tags
 
 

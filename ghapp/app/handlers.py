@@ -27,7 +27,6 @@ from ghapp.app.checkrun import (
     record_of,
     save_evaluation,
 )
-from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
 from ghapp.app.sandbox import EvaluationFailed, Sandbox, ThreadSandbox
@@ -45,6 +44,7 @@ from ghapp.github.errors import RetryableError
 from ghapp.github.history import GitHubHistory
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
+from ghapp.logs import delivery_fields, log_json
 from ghapp.settings import Settings
 
 logger = logging.getLogger("ghapp.handlers")

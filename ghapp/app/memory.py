@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ghapp.app.delivery import Delivery
-from ghapp.app.logs import delivery_fields, log_json
+from ghapp.logs import delivery_fields, log_json
 
 logger = logging.getLogger("ghapp.memory")
 Process = Callable[[Delivery], Awaitable[None]]

@@ -19,7 +19,6 @@ from typing import Any
 
 from ghapp.app.delivery import Delivery, PermanentFailure
 from ghapp.app.handlers import Evaluator, Services, register
-from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import InMemoryMemory, Memory
 from ghapp.app.router import Event, Router
 from ghapp.app.sandbox import Sandbox, ThreadSandbox
@@ -29,6 +28,7 @@ from ghapp.github.client import GitHubFactory
 from ghapp.github.config import OrgConfigs
 from ghapp.github.errors import GitHubError, RetryableError
 from ghapp.github.snapshot import Caches
+from ghapp.logs import delivery_fields, log_json
 from ghapp.settings import Settings
 
 __all__ = ["PermanentFailure", "Processor", "RetryableError"]

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ghapp.app.delivery import DeliverySink
-from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.webhooks import SIGNATURE_HEADER, WebhookError, parse_delivery, verify_signature
+from ghapp.logs import delivery_fields, log_json
 from ghapp.masking import mask
 from ghapp.settings import LEGACY_WEBHOOK_PATH, Settings
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ghapp.app.logs import log_json
 from ghapp.core.model import Report, Service
 from ghapp.core.ownership.codeowners import LOCATIONS, CodeOwners, find_codeowners
 from ghapp.core.ownership.directory import People
@@ -31,6 +30,7 @@ from ghapp.core.ownership.suggest import (
 )
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError
+from ghapp.logs import log_json
 
 logger = logging.getLogger("ghapp.suggestions")
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ghapp.app.delivery import Delivery
+from ghapp.logs import bind_delivery
 from ghapp.store.liveness import is_dead, lease_owner
-from ghapp.store.logging import bind_delivery
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Job, Queue
 from ghapp.store.schema import DEAD

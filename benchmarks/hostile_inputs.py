@@ -87,6 +87,39 @@ def _workflow_with_paths(pattern: str) -> str:
     )
 
 
+def _with_run(script: str) -> str:
+    return DANGEROUS_WORKFLOW + f"      - run: {script}\n"
+
+
+def _workflow_with_paths_list(count: int) -> str:
+    patterns = "".join(f"      - 'dir{i}/**/*.py'\n" for i in range(count))
+    return _workflow_with_paths("x").replace("    paths: ['x']\n", "    paths:\n" + patterns)
+
+
+def _fan_out(levels: int, width: int) -> dict[str, str]:
+    files = {}
+    for level in range(levels):
+        on = "[pull_request, workflow_call]" if level == 0 else "workflow_call"
+        jobs = "".join(
+            f"  j{j}:\n    uses: ./.github/workflows/w{level + 1}.yml\n" for j in range(width)
+        )
+        files[f".github/workflows/w{level}.yml"] = f"on: {on}\npermissions: {{}}\njobs:\n{jobs}"
+    files[f".github/workflows/w{levels}.yml"] = (
+        "on: workflow_call\npermissions: {}\njobs:\n  scan:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: gitleaks detect\n"
+    )
+    return files
+
+
+def _suppressed_pods(count: int) -> str:
+    containers = "".join(
+        f"    - {{name: c{i}, image: 'a:1', securityContext: {{privileged: true}}}}"
+        "  # ghapp: ignore[k8s/privileged] lab\n"
+        for i in range(count)
+    )
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: many}\nspec:\n  containers:\n" + containers
+
+
 COMMON = {".github/ghapp.yml": POLICY, "deploy/pod.yaml": PRIVILEGED_POD}
 
 CASES: tuple[Case, ...] = (
@@ -205,6 +238,47 @@ CASES: tuple[Case, ...] = (
         {},
         {**COMMON, "dir.json": '{"users": ' + "[" * 100_000 + "]" * 100_000 + "}"},
         ("--directory", "{dir}/dir.json"),
+    ),
+    Case(
+        "unclosed-expressions",
+        "`run:` of 300,000 unclosed `${{`",
+        {},
+        {**COMMON, ".github/workflows/x.yml": _with_run("echo " + "${{" * 300_000)},
+    ),
+    Case(
+        "long-command",
+        "`run:` of one 1.5 MB command",
+        {},
+        {**COMMON, ".github/workflows/x.yml": _with_run("echo " + "x" * 1_500_000)},
+    ),
+    Case(
+        "spaced-suppression",
+        "suppression comment with 1,000,000 spaces before more text",
+        {},
+        {
+            **COMMON,
+            "deploy/pod.yaml": PRIVILEGED_POD.replace(
+                "{privileged: true}", "{privileged: true}  # ghapp: ignore[x] a" + " " * 10**6 + "b"
+            ),
+        },
+    ),
+    Case(
+        "reusable-fan-out",
+        "7 workflows of 20 jobs each calling the next: 20**6 paths",
+        {},
+        {**COMMON, **_fan_out(levels=6, width=20)},
+    ),
+    Case(
+        "many-suppressions",
+        "6,000 privileged containers, each with a suppression comment",
+        {},
+        {**COMMON, "deploy/many.yaml": _suppressed_pods(6000)},
+    ),
+    Case(
+        "huge-filter-list",
+        "`paths:` of 60,000 patterns, 3,000 changed files",
+        {**COMMON, ".github/workflows/scan.yml": _workflow_with_paths_list(60_000)},
+        {f"src/f{i}.txt": "x\n" for i in range(3000)},
     ),
 )
 

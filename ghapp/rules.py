@@ -54,10 +54,30 @@ _INPUT_BLOCKING: dict[str, Any] = {
         k: _VALUES for k in ("nonblocking", "blocking", "nonblocking_contains", "blocking_contains")
     },
 }
+_REGEX: dict[str, Any] = {"type": "string", "minLength": 1, "format": "regex"}
+# What the tool scans, chosen by an option's value(s) (`--scanners vuln,secret`, input
+# `scanners:`): each value (split on commas and spaces) is matched against the `values` regexes
+# (first full match wins) and the categories of all values are united; a value matching none
+# adds nothing. `default`: the values when neither the flag nor the input is given literally.
+_CATEGORY_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["values"],
+    "properties": {
+        "flag": _REGEX,  # the option's name, matched whole (`--scanners`, `--scanners=`)
+        "many": {"type": "boolean"},  # the option also takes the following non-option words
+        "input": {"type": "string", "minLength": 1},  # the action input with the same meaning
+        "default": {"type": "array", "items": {"type": "string"}},
+        "values": {"type": "object", "minProperties": 1, "additionalProperties": _CATEGORIES},
+    },
+}
 _MATCHER_COMMON: dict[str, Any] = {
     "categories": _CATEGORIES,
     "blocking": {"type": "boolean"},
     "note": {"type": "string"},
+    "category_options": _CATEGORY_OPTIONS,
+    # switches (regexes over whole words, `--secrets`) -> categories; present ones are united
+    "category_switches": {"type": "object", "additionalProperties": _CATEGORIES},
 }
 _ACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,6 +86,9 @@ _ACTION_SCHEMA: dict[str, Any] = {
     "properties": {
         **_MATCHER_COMMON,
         "uses": {"type": "string", "pattern": r"^[A-Za-z0-9_.*-]+/[A-Za-z0-9_.*/-]+$"},
+        # this entry applies only when each named input has one of the listed literal values
+        # (entries for the same `uses` are tried in order; put the unconditioned one last)
+        "when_inputs": {"type": "object", "additionalProperties": _VALUES},
         # input name -> {value ("*": any) -> categories}; the last input present decides
         "category_inputs": {
             "type": "object",

@@ -30,9 +30,11 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium per test module (skips with the reason when unavailable). Not per
-    session: Playwright's sync API keeps an event loop running in the main thread while it is
-    open, and every later test calling `asyncio.run` would then fail."""
+    """A headless Chromium for one test module (skips with the reason when unavailable).
+
+    Not for the session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is started, so every later `asyncio.run` in the session would fail. Keep browser
+    tests out of modules whose other tests call `asyncio.run`."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -4,7 +4,7 @@ and the file; every other step's findings are kept, and the CLI never shows a tr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from ghapp.core.failures import CHECK_FAILED
 from ghapp.core.model import Finding, Report
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.workflows import hygiene
+from ghapp.core.workflows.parsing import Workflow
 from ghapp.rules import default_catalog
 
 TODAY = date(2026, 1, 15)
@@ -53,14 +54,13 @@ def failures(report: Report) -> list[Finding]:
 
 @pytest.fixture
 def hygiene_breaks_on_b(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = hygiene._permissions
+    def breaks_on_b(ctx: Context, workflows: Sequence[Workflow]) -> Iterator[Finding]:
+        for wf in workflows:
+            if wf.path.endswith("b.yml"):
+                raise KeyError("surprise")
+        return iter(())
 
-    def breaks_on_b(ctx: Context, wf: hygiene.Workflow) -> Iterator[Finding]:
-        if wf.path.endswith("b.yml"):
-            raise KeyError("surprise")
-        return real(ctx, wf)
-
-    monkeypatch.setattr(hygiene, "_permissions", breaks_on_b)
+    monkeypatch.setattr(hygiene, "FAMILIES", (*hygiene.FAMILIES, breaks_on_b))
 
 
 @pytest.mark.usefixtures("hygiene_breaks_on_b")

@@ -12,10 +12,12 @@ import pytest
 from ghapp.commands.audit import MemoryAuditLog
 from ghapp.commands.handlers import REPLY_MARKER, CommandHandler, PullInfo
 from ghapp.core.ownership.codeowners import CodeOwners
+from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.snapshot import DictSnapshot, Snapshot
 from ghapp.core.yamlnodes import load_document
 from ghapp.rules import default_catalog
 from tests.test_command_authz import FakeAccess
+from tests.test_escape import assert_inert, visible
 
 REPO = "acme/shop"
 BASE_SHA = "b" * 40
@@ -57,6 +59,8 @@ class FakePort:
         self.replies: list[str] = []
         self.reactions: list[str] = []
         self.calls: list[str] = []
+        self.commits: list[CommitRecord] = []  # history, for owner suggestions
+        self.members: dict[str, tuple[str, ...]] = {}  # "@org/team" -> logins
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
         self.reactions.append(content)
@@ -104,6 +108,15 @@ class FakePort:
         url = f"https://github.com/{repo}/pull/{100 + len(self.pulls)}"
         self.pulls.append({"head": branch, "base": base, "title": title, "body": body, "url": url})
         return url
+
+    async def history(
+        self, repo: str, sha: str, paths: Sequence[str], since: datetime
+    ) -> Sequence[CommitRecord]:
+        wanted = set(paths)
+        return [c for c in self.commits if wanted & {p for p, _ in c.files} and c.when >= since]
+
+    async def teams(self, org: str, named: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        return dict(self.members)
 
 
 class World:
@@ -192,7 +205,7 @@ def test_unauthorised_claim_is_refused_and_audited() -> None:
     world.comment("/claim-ownership services/cart @acme/payments", login="stranger")
     assert world.port.pulls == [] and world.port.branch_files == {}
     assert world.port.reactions == ["eyes", "-1"]
-    assert "may not run /claim-ownership" in world.port.replies[0]
+    assert "may not run /claim-ownership" in visible(world.port.replies[0])
     (entry,) = world.audit.entries
     assert (entry.actor, entry.outcome) == ("stranger", "refused")
     assert "needs members of @acme/payments" in entry.detail
@@ -229,7 +242,7 @@ def test_claim_without_team_and_several_candidates_lists_them() -> None:
     world.comment("/claim-ownership", login="pay-dev")  # in @acme/payments and @acme/platform
     assert world.port.pulls == []
     assert "several teams" in world.port.replies[0]
-    assert "@acme/payments, @acme/platform" in world.port.replies[0]
+    assert "(`@acme/payments`, `@acme/platform`)" in world.port.replies[0]  # named, not pinged
     assert world.port.reactions[-1] == "-1"
 
 
@@ -253,14 +266,14 @@ def test_claim_without_team_when_in_no_codeowners_team_asks_for_one() -> None:
 def test_claim_for_an_unknown_team_says_so() -> None:
     world = World()
     world.comment("/claim-ownership services/cart @acme/paymnets", login="root")
-    assert "team @acme/paymnets is unknown" in world.port.replies[0]
+    assert "team `@acme/paymnets` is unknown" in world.port.replies[0]
     assert world.port.pulls == [] and world.port.reactions[-1] == "-1"
 
 
 def test_claim_of_a_path_that_matches_nothing_says_so() -> None:
     world = World()
     world.comment("/claim-ownership nowhere/ @acme/payments")
-    assert "`nowhere` matches no file, directory or service" in world.port.replies[0]
+    assert "`nowhere` matches no file, directory or service" in visible(world.port.replies[0])
     assert world.port.reactions[-1] == "-1"
 
 
@@ -286,11 +299,11 @@ def test_owners_lists_rule_and_line_for_changed_files() -> None:
     world.comment("/owners", login="stranger")
     reply = world.port.replies[0]
     assert (
-        "| `services/pay/main.py` | @acme/services | .github/CODEOWNERS line 4 `/services/` (service pay) |"
-        in reply
+        "| `services/pay/main.py` | @acme/services | `.github/CODEOWNERS` line 4 `/services/` "
+        "(service `pay`) |" in reply
     )
-    assert "| `services/pay/legacy/old.py` | @acme/legacy | .github/CODEOWNERS line 5" in reply
-    assert "| `README.md` | @acme/platform | .github/CODEOWNERS line 2 `*` |" in reply
+    assert "| `services/pay/legacy/old.py` | @acme/legacy | `.github/CODEOWNERS` line 5" in reply
+    assert "| `README.md` | @acme/platform | `.github/CODEOWNERS` line 2 `*` |" in reply
     assert world.port.reactions == ["eyes", "+1"]
 
 
@@ -301,7 +314,8 @@ def test_owners_of_given_paths_falls_back_to_the_manifest() -> None:
     )
     world = World(files)
     world.comment("/owners services/pay/main.py")
-    assert "| group:payments | services/pay/catalog-info.yaml `spec.owner`" in world.port.replies[0]
+    reply = world.port.replies[0]
+    assert "| `group:payments` | `services/pay/catalog-info.yaml` `spec.owner`" in reply
 
 
 def test_recheck_calls_the_app_and_reacts() -> None:
@@ -368,7 +382,7 @@ def test_waiver_by_a_writer_is_refused_unless_in_the_security_team() -> None:
 def test_bad_waivers_are_refused_with_the_reason(body: str, reason: str) -> None:
     world = World()
     world.comment(body, login="root")
-    assert reason in world.port.replies[0]
+    assert reason in visible(world.port.replies[0])
     assert world.audit.waivers_for(REPO, 7, date(2026, 3, 1)) == ()
 
 
@@ -466,3 +480,34 @@ def test_waiver_target_is_a_service_or_a_path_glob(
     world.comment(f'/waive k8s/privileged "{target}" --until 2026-04-01 --reason r', login="root")
     (waiver,) = world.audit.waivers_for(REPO, 7, date(2026, 3, 1))
     assert (waiver.path, waiver.service) == (path, service)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "/owners a`b` @victim <img src=x onerror=alert(1)> [x](https://evil.example)",
+        "/owners ``` `@victim` ```",
+        "/frobnicate @victim <img src=x>",
+        '/waive scan/missing-sast --until 2026-04-01 --reason "@victim <img src=x>"',
+        '/waive sca`n/@victim --until 2026-04-01 --reason "x"',
+        "/claim-ownership services/pay @victim/te`am",
+        "/claim-ownership no`where` @victim",
+    ],
+)
+def test_commenter_text_is_inert_in_replies(body: str) -> None:
+    world = World()
+    world.comment(body, login="root")
+    [reply] = world.port.replies
+    assert_inert(reply)
+
+
+def test_a_manifest_owner_is_named_in_owners_output_but_never_mentioned() -> None:
+    files = {**BASE_FILES, ".github/CODEOWNERS": "/docs/ @acme/docs\n"}
+    files["services/pay/catalog-info.yaml"] = PAY_MANIFEST.replace(
+        "spec:\n", 'spec:\n  owner: "@victim-user"\n'
+    )
+    world = World(files)
+    world.comment("/owners services/pay/main.py")
+    [reply] = world.port.replies
+    assert "`@victim-user`" in reply
+    assert_inert(reply)

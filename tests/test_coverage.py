@@ -400,3 +400,29 @@ def test_blocking_is_judged_among_pull_request_scans_when_there_are_any() -> Non
     hard_push = workflow("on: push\n", GITLEAKS)
     files = {".github/workflows/a.yml": soft_pr, ".github/workflows/b.yml": hard_push}
     assert flags(compute_coverage(context(files)), "secrets") == (True, True, False)
+
+
+def test_the_source_is_the_step_that_scans_not_the_set_up_before_it() -> None:
+    steps = (
+        "      - uses: aquasecurity/setup-trivy@v0.2.0\n"  # line 9
+        "      - name: cache the database\n"
+        "        run: trivy image --download-db-only\n"  # line 11
+        "      - run: |\n"
+        "          curl -sfL https://example.invalid/install.sh | sh -s -- -b /usr/local/bin\n"
+        "          trivy --version\n"
+        "          trivy image --exit-code 1 app:1\n"  # line 15
+    )
+    cov = coverage_of(workflow(PR, steps))
+    assert flags(cov, "container") == (True, True, True)
+    assert cov["container"].sources == (Source(".github/workflows/scan.yml", 15),)
+    assert not cov["secrets"].configured  # an image's secret scan is not repository secret scanning
+
+
+def test_trivy_scanner_selection_decides_the_category() -> None:
+    steps = (
+        "      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          scan-type: fs\n"
+        "          scanners: vuln\n          exit-code: '1'\n"
+    )
+    cov = coverage_of(workflow(PR, steps))
+    assert flags(cov, "sca") == (True, True, True)
+    assert not cov["secrets"].configured

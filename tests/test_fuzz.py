@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ghapp.core import yamlnodes
 from ghapp.core.globs import compile_filter, glob_match
 from ghapp.core.workflows.expressions import expression_spans, may_run
+from ghapp.core.workflows.shell import _unquoted
 from ghapp.core.yamlnodes import YamlError, load_documents
 
 FUZZ = settings(
@@ -328,3 +329,15 @@ def test_any_pattern_against_a_long_path_is_answered(pattern: str, repeat: int, 
 def test_expression_spans_agree_with_the_lazy_regex(text: str) -> None:
     expected = [m.span() for m in re.finditer(r"\$\{\{.*?\}\}", text, re.DOTALL)]
     assert list(expression_spans(text)) == expected
+
+
+QUOTED = re.compile(r"'[^']*'|\"(\\.|[^\"\\])*\"")
+
+
+@FUZZ
+@given(st.text(alphabet="ab'\"\\ <", max_size=30))
+def test_unquoting_agrees_with_the_regex_when_every_quote_is_closed(line: str) -> None:
+    expected = QUOTED.sub("", line)
+    if "'" in expected or '"' in expected:
+        return  # an unclosed quote: the regex keeps it, the shell (and ghapp) read to the end
+    assert _unquoted(line) == expected

@@ -17,6 +17,7 @@ from ghapp.app.delivery import Delivery
 from ghapp.app.memory import MemorySink
 from ghapp.app.processor import Processor
 from ghapp.app.router import Event
+from ghapp.app.sandbox import EvaluationFailed
 from ghapp.core.catalog import Catalog
 from ghapp.github.client import GitHubFactory
 from ghapp.github.errors import RateLimited, RetryableError
@@ -368,7 +369,7 @@ def test_an_evaluation_that_crashes_still_completes_its_run_per_policy(
     gh.pr_files[3] = [{"filename": "k8s/app.yaml", "status": "modified", "patch": patch_for(6)}]
     with respx.mock(assert_all_called=False) as router:
         gh.install(router)
-        with pytest.raises(RecursionError):  # still raised: the queue records the failure
+        with pytest.raises(EvaluationFailed):  # still raised: the queue dead-letters it
             process(processor_with(crashing_evaluator), "pull_request", pr_payload(3, "h1", "b1"))
     [completed] = completions(gh)
     assert (completed["status"], completed["conclusion"]) == ("completed", conclusion)

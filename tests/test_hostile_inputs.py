@@ -258,13 +258,14 @@ def test_privileged_pod_padded_to_3_mb_blocks(
         "echo " + "${{" * 300_000,  # unclosed expressions: the lazy regex rescanned each
         "echo ${{ " + "github.event.commits " * 1000 + "}}",  # many starts of one pattern
         "echo ${{ github.event.commits }} # ghapp: ignore[x] y" + " " * 300_000 + "z",
+        'echo "' + 'a \\" ' * 100_000,  # an unclosed quote: a regex restarted at each `"`
     ],
-    ids=["unclosed-expressions", "repeated-context", "spaced-suppression"],
+    ids=["unclosed-expressions", "repeated-context", "spaced-suppression", "unclosed-quote"],
 )
 def test_hostile_run_script_is_read_in_linear_time(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, script: str
 ) -> None:
-    workflow = DANGEROUS_WORKFLOW.replace("make test", script)
+    workflow = DANGEROUS_WORKFLOW + f"      - run: {script}\n"
     code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
     assert code == 1
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
@@ -310,3 +311,37 @@ def test_many_suppressions_and_findings_are_matched_in_linear_time(
     privileged = [f for f in report["findings"] if f["rule"] == "k8s/privileged"]
     assert code == 1 and len(privileged) == 3001
     assert sum(f["waived"] for f in privileged) == 3000  # all but deploy/pod.yaml's
+
+
+def make_workflow(target: str) -> str:
+    return (
+        "on: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        f"    steps:\n      - run: make {target}\n"
+    )
+
+
+def test_makefile_variable_bomb_is_expanded_within_a_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # V11 = ten V10s = ... = 10**11 words: make's own "billion laughs".
+    variables = ["V0 = lol lol lol lol lol lol lol lol lol lol"]
+    variables += [f"V{i} = " + " ".join([f"$(V{i - 1})"] * 10) for i in range(1, 12)]
+    makefile = "\n".join([*variables, "", "scan: $(V11)", "\tgitleaks detect", ""])
+    files = {"Makefile": makefile, ".github/workflows/a.yml": make_workflow("scan")}
+    code, report, _ = check(capsys, repo(tmp_path, files))
+    assert code == 1 and "k8s/privileged" in rules(report)
+    assert report["coverage"]["secrets"]["on_pull_request"] is True  # the recipe still counts
+
+
+def test_makefile_target_fan_out_is_followed_within_a_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 20 prerequisites of 20 prerequisites ..., 8 levels: 20**8 paths through the targets.
+    lines = []
+    for level in range(8):
+        for j in range(20):
+            prerequisites = " ".join(f"t{level + 1}_{k}" for k in range(20)) if level < 7 else ""
+            lines += [f"t{level}_{j}: {prerequisites}", "\techo hi"]
+    files = {"Makefile": "\n".join(lines) + "\n", ".github/workflows/a.yml": make_workflow("t0_0")}
+    code, report, _ = check(capsys, repo(tmp_path, files))
+    assert code == 1 and "k8s/privileged" in rules(report)

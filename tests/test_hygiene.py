@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.policy.policy import Policy
+from ghapp.core.evaluate import evaluate
+from ghapp.core.policy.policy import Policy, parse_policy
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.workflows.hygiene import check_workflows
 from ghapp.rules import default_catalog
@@ -62,7 +63,7 @@ def test_unpinned_action_has_no_invented_suggestion() -> None:
     (finding,) = run({".github/workflows/a.yml": text})
     assert finding.suggestion is None
     assert finding.fix and "SHA" in finding.fix
-    assert finding.subject == "foo/bar@v1"
+    assert finding.subject == "foo/bar"
 
 
 def test_workflows_outside_the_workflows_folder_are_ignored() -> None:
@@ -77,3 +78,132 @@ def test_workflows_outside_the_workflows_folder_are_ignored() -> None:
 def test_odd_files_never_crash(text: str) -> None:
     findings = run({".github/workflows/odd.yml": text})
     assert all(f.rule == "workflow/invalid" for f in findings)
+
+
+def by_rule(findings: list, rule: str) -> list:
+    return [f for f in findings if f.rule == rule]
+
+
+def test_untrusted_checkout_names_the_step_that_executes_the_code() -> None:
+    text = (HYGIENE / "untrusted_checkout.yml").read_text()
+    found = by_rule(run({".github/workflows/u.yml": text}), "workflow/untrusted-checkout")
+    assert [f.message.split("; ", 1)[1] for f in found] == [
+        "step `Build` (line 21) then executes it: `make preview`",
+        "step `./.github/actions/lint` (line 38) then executes it: the local action "
+        "`./.github/actions/lint`",
+        "step `step 2` (line 56) then executes it: `make generate`",
+    ]
+
+
+PR_CI = "name: CI\non: pull_request\npermissions: {}\njobs:\n  t:\n    steps:\n      - run: make\n"
+PUSH_CI = "name: CI\non: push\npermissions: {}\njobs:\n  t:\n    steps:\n      - run: make\n"
+AFTER_CI = """\
+on:
+  workflow_run:
+    workflows: [CI]
+permissions: {}
+jobs:
+  deploy:
+    steps:
+      - uses: actions/checkout@1a4442cacd436585916779262731d5b162bc6ec7
+        with:
+          ref: ${{ github.event.workflow_run.head_sha }}
+      - run: make deploy
+"""
+
+
+@pytest.mark.parametrize(
+    ("ci", "reported"),
+    [(PR_CI, True), (PUSH_CI, False), (None, True)],
+)
+def test_workflow_run_matters_only_when_a_fork_can_set_it_off(
+    ci: str | None, reported: bool
+) -> None:
+    files = {".github/workflows/after.yml": AFTER_CI}
+    if ci is not None:
+        files[".github/workflows/ci.yml"] = ci
+    rules = {f.rule for f in run(files)}
+    expected = {"workflow/dangerous-trigger", "workflow/untrusted-checkout"}
+    assert (expected <= rules) is reported
+    assert not (expected & rules) or reported
+
+
+def test_workflow_run_chains_are_followed() -> None:
+    middle = "name: Middle\non:\n  workflow_run:\n    workflows: [CI]\npermissions: {}\njobs:\n  m:\n    steps:\n      - run: echo\n"
+    last = AFTER_CI.replace("[CI]", "[Middle]")
+    files = {
+        ".github/workflows/ci.yml": PR_CI,
+        ".github/workflows/middle.yml": middle,
+        ".github/workflows/after.yml": last,
+    }
+    assert by_rule(run(files), "workflow/untrusted-checkout")
+    files[".github/workflows/ci.yml"] = PUSH_CI
+    assert not by_rule(run(files), "workflow/untrusted-checkout")
+
+
+RELEASE = """\
+on:
+  push:
+    tags: ['v*']
+permissions:
+  contents: write
+jobs:
+  release:
+    steps:
+      - uses: actions/checkout@1a4442cacd436585916779262731d5b162bc6ec7
+        with:
+          persist-credentials: false
+      - uses: actions/setup-go@1a4442cacd436585916779262731d5b162bc6ec7
+      - uses: goreleaser/goreleaser-action@1a4442cacd436585916779262731d5b162bc6ec7
+"""
+
+
+def test_cache_poisoning_needs_a_job_that_runs_pull_request_code() -> None:
+    assert not by_rule(run({".github/workflows/release.yml": RELEASE}), "workflow/cache-poisoning")
+    pwn = (HYGIENE / "persist_credentials_pwn.yml").read_text()
+    found = run({".github/workflows/release.yml": RELEASE, ".github/workflows/pr.yml": pwn})
+    (finding,) = by_rule(found, "workflow/cache-poisoning")
+    assert (finding.path, finding.line) == (".github/workflows/release.yml", 12)
+    assert "`actions/setup-go` caches by default" in finding.message
+    assert "job `test` of .github/workflows/pr.yml runs pull-request code" in finding.message
+
+
+SLSA = """\
+on: push
+permissions: {}
+jobs:
+  provenance:
+    uses: slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@v2.1.0
+  deploy:
+    uses: my-org/deploy/.github/workflows/deploy.yml@v3
+"""
+
+
+def test_actions_that_must_use_a_tag_are_never_unpinned() -> None:
+    unpinned = by_rule(run({".github/workflows/a.yml": SLSA}), "workflow/unpinned-action")
+    assert [f.line for f in unpinned] == [7]
+    policy, problems = parse_policy(
+        "version: 1\nworkflows:\n  tag_pinned_actions: ['my-org/deploy/.github/workflows/*']\n"
+    )
+    assert problems == ()
+    ctx = Context(DictSnapshot({".github/workflows/a.yml": SLSA}), default_catalog(), policy,
+                  date(2026, 1, 1))  # fmt: skip
+    assert by_rule(list(check_workflows(ctx)), "workflow/unpinned-action") == []
+
+
+def test_a_bad_tag_pinned_pattern_is_a_config_error() -> None:
+    _, problems = parse_policy("version: 1\nworkflows:\n  tag_pinned_actions: ['no-slash@v1']\n")
+    assert [p.rule for p in problems] == ["config/invalid"]
+
+
+def test_bumping_an_unpinned_action_is_not_a_new_finding() -> None:
+    base = "on: push\npermissions: {}\njobs:\n  a:\n    steps:\n      - uses: Foo/bar@v6\n"
+    head = base.replace("@v6", "@v7") + "      - uses: other/tool@v1\n"
+    report = evaluate(
+        DictSnapshot({".github/workflows/a.yml": head}),
+        base=DictSnapshot({".github/workflows/a.yml": base}),
+        catalog=default_catalog(),
+        today=date(2026, 1, 1),
+    )
+    unpinned = by_rule(list(report.findings), "workflow/unpinned-action")
+    assert [(f.subject, f.new) for f in unpinned] == [("foo/bar", False), ("other/tool", True)]

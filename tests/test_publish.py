@@ -31,6 +31,7 @@ from ghapp.github.review import (
 )
 from ghapp.github.snapshot import ChangedFile, ChangedFiles
 from tests.apphelpers import MiniGitHub, make_settings
+from tests.test_escape import visible
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 PATCH = "@@ -1,3 +1,4 @@\n line1\n-old2\n+new2\n+new3\n line4\n@@ -10,2 +11,2 @@\n ctx11\n+add12"
@@ -123,7 +124,7 @@ def test_comment_names_owners_fix_suggestion_and_marker() -> None:
     f = finding(suggestion="image: web:1.2.3")
     [comment] = plan_comments([f], PR_TARGET.changed.files)  # type: ignore[union-attr]
     body = comment.body
-    assert "@acme/web" in body and "Pin the image tag." in body
+    assert "@acme/web" in body and "Pin the image tag." in visible(body)
     assert "```suggestion\nimage: web:1.2.3\n```" in body
     assert body.endswith(f"<!-- ghapp:{fingerprint_hash(f)} -->")
     assert comment.to_json()["side"] == "RIGHT"

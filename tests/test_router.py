@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import respx
 
-from ghapp.app.delivery import Delivery
+from ghapp.app.delivery import Delivery, PermanentFailure
 from ghapp.app.processor import Processor
 from ghapp.app.router import Event, Router
 from ghapp.app.webhooks import parse_delivery
@@ -106,7 +106,10 @@ def test_every_real_payload_routes_without_crashing(
     assert bool(routed) is ((entry["event"], entry["action"]) in HANDLED)
     with respx.mock(assert_all_called=False) as router:
         MiniGitHub().install(router)  # no commits: every tree is a 404 (the repository is gone)
-        asyncio.run(processor.process(delivery))  # permanent failures are logged, not raised
+        try:  # a repository that is gone is logged and done; nothing is retried
+            asyncio.run(processor.process(delivery))
+        except PermanentFailure as exc:  # a payload lacking what its handler needs
+            assert "payload" in str(exc)
 
 
 def test_fixture_index_is_present_when_shared_fixtures_are(shared_fixtures: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from ghapp.core.errors import GhappError
 from ghapp.core.workflows.parsing import Step
-from ghapp.core.workflows.scanners import compile_catalog, normalise_image, split_script
+from ghapp.core.workflows.scanners import compile_catalog, normalise_image
+from ghapp.core.workflows.shell import split_script
 from ghapp.rules import default_catalog, load_catalog
 
 SCANNERS = compile_catalog(default_catalog().tools)
@@ -196,6 +197,12 @@ def test_run_commands(text: str, expected: list) -> None:
         ("gitleaks detect &", None, False),
         ("echo \"${{ github.event_name || 'x' }}\" && gitleaks detect", None, True),
         ("gitleaks detect \\\n  --source . || true", None, False),
+        ("gitleaks detect && echo clean\necho next", None, False),
+        ("gitleaks detect && echo clean", None, True),
+        ("set -euo pipefail\ngitleaks detect | tee out.txt\necho next", None, True),
+        ("set +o errexit\ngitleaks detect\necho next", None, False),
+        ("gitleaks detect || rc=$?\necho rc=$rc\nexit $rc", None, True),
+        ("gitleaks detect || rc=$?\necho rc=$rc", None, False),
     ],
 )
 def test_the_shell_around_a_command_decides_blocking(
@@ -310,7 +317,108 @@ def test_every_use_category_is_declared_by_its_tool() -> None:
                 for values in spec.get("category_inputs", {}).values():
                     for cats in values.values():
                         used |= set(cats)
+                for cats in spec.get("category_options", {}).get("values", {}).values():
+                    used |= set(cats)
+                for cats in spec.get("category_switches", {}).values():
+                    used |= set(cats)
                 assert used <= declared, (tool["id"], spec)
+
+
+# --- what a use scans: a tool's flags and inputs choose the categories ----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("trivy fs .", ("sca", "secrets")),
+        ("trivy fs --scanners vuln .", ("sca",)),
+        ("trivy fs --scanners=secret .", ("secrets",)),
+        ("trivy repo --scanners vuln,secret,misconfig .", ("sca", "secrets", "iac")),
+        ("trivy fs --security-checks config .", ("iac",)),
+        ("trivy fs --scanners license .", ()),
+        ("trivy image app:1", ("container",)),
+        ("trivy image --scanners secret app:1", ()),
+        ("trivy image --scanners vuln app:1", ("container",)),
+        ("trivy rootfs /", ("container",)),
+        ("trivy k8s --scanners misconfig cluster", ("iac",)),
+        ("trivy sbom --scanners license sbom.json", ()),
+        ("trivy image --download-db-only", ()),
+        ("trivy --cache-dir .cache image --download-java-db-only", ()),
+        ("checkov -d .", ("iac",)),
+        ("checkov -d . --framework secrets", ("secrets",)),
+        ("checkov --framework terraform secrets -d .", ("iac", "secrets")),
+        ("checkov -d . --framework sca_package", ("sca",)),
+        ("checkov -d . --skip-framework secrets", ("iac",)),
+        ("semgrep --config p/secrets --error", ("secrets",)),
+        ("semgrep scan --config=p/terraform --config p/python", ("sast", "iac")),
+        ("semgrep scan --config auto", ("sast",)),
+        ("semgrep ci --secrets", ("secrets",)),
+        ("semgrep ci --supply-chain --code", ("sast", "sca")),
+        ("snyk test --docker app:1", ("container",)),
+        ("grype db update", None),
+        ("grype version", None),
+        ("grype alpine:3", ("container",)),
+        ("npm audit signatures", None),
+        ("cargo deny check licenses bans", ()),
+        ("cargo deny check", ("sca",)),
+        ("cargo deny check advisories licenses", ("sca",)),
+        ("osv-scanner scan image app:1", ("container",)),
+        ("osv-scanner --docker app:1", ("container",)),
+        ("osv-scanner fix -M package.json", ()),
+        ("osv-scanner scan -r .", ("sca",)),
+        ("osv-scanner --version", None),
+        ("gitleaks version", None),
+        ("tfsec --help", None),
+    ],
+)
+def test_flags_choose_what_a_command_scans(text: str, categories: tuple | None) -> None:
+    found = SCANNERS.match_script(text)
+    if categories is None:
+        assert found == []
+    else:
+        assert [d.categories for d in found] == [categories]
+
+
+@pytest.mark.parametrize(
+    ("uses", "inputs", "categories"),
+    [
+        ("aquasecurity/trivy-action@0.28.0", {"scan-type": "fs", "scanners": "vuln"}, ("sca",)),
+        (
+            "aquasecurity/trivy-action@0.28.0",
+            {"scan-type": "repo", "scanners": "vuln,secret,misconfig"},
+            ("sca", "secrets", "iac"),
+        ),
+        (
+            "aquasecurity/trivy-action@0.28.0",
+            {"scan-type": "fs", "scanners": "secret"},
+            ("secrets",),
+        ),
+        ("aquasecurity/trivy-action@0.28.0", {"image-ref": "app", "scanners": "secret"}, ()),
+        (
+            "aquasecurity/trivy-action@0.28.0",
+            {"scan-type": "config", "scanners": "misconfig"},
+            ("iac",),
+        ),
+        (
+            "aquasecurity/trivy-action@0.28.0",
+            {"scan-type": "fs", "scanners": "${{ inputs.scanners }}"},
+            ("sca", "secrets"),
+        ),
+        ("bridgecrewio/checkov-action@v12", {"framework": "secrets"}, ("secrets",)),
+        ("bridgecrewio/checkov-action@v12", {"framework": "terraform,sca_package"}, ("iac", "sca")),
+        ("returntocorp/semgrep-action@v1", {"config": "p/secrets"}, ("secrets",)),
+        ("returntocorp/semgrep-action@v1", {"config": "p/ci\np/dockerfile"}, ("sast", "iac")),
+        ("snyk/actions/node@master", {"command": "sbom"}, ()),
+        ("docker/scout-action@v1", {"command": "sbom"}, ()),
+        ("docker/scout-action@v1", {"command": "quickview,cves"}, ("container",)),
+        ("embarkstudios/cargo-deny-action@v2", {"command": "check licenses"}, ()),
+        ("embarkstudios/cargo-deny-action@v2", {}, ("sca",)),
+    ],
+)
+def test_inputs_choose_what_an_action_scans(
+    uses: str, inputs: dict[str, str], categories: tuple
+) -> None:
+    assert [c for _, c, _ in action(uses, **inputs)] == [categories]
 
 
 def test_compiled_catalog_is_cached_on_the_tools_tuple() -> None:
@@ -365,4 +473,10 @@ def test_reviewdog_trivy_reports_without_failing_by_default(
 def test_bandit_action_exit_zero_argument() -> None:
     assert action("PyCQA/bandit-action@v1", args="-r . --exit-zero") == [
         ("bandit", ("sast",), False)
+    ]
+
+
+def test_trivy_issue_action_scans_dependencies_without_failing() -> None:
+    assert action("knqyf263/trivy-issue-action@v0.0.6", severity="CRITICAL") == [
+        ("trivy", ("sca",), False)
     ]

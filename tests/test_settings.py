@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ghapp.settings import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
+from ghapp.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    Settings,
+    SettingsError,
+    database_url_from_env,
+    github_target_from_env,
+    load_env_file,
+    log_options_from_env,
+)
 from tests.apphelpers import private_key_pem
 
 
@@ -20,14 +31,145 @@ def test_defaults_follow_probot_conventions() -> None:
     settings = Settings.from_env(base_env())
     assert settings.app_id == 123
     assert settings.github_api_url == "https://api.github.com"
-    assert (settings.webhook_path, settings.host, settings.port) == ("/webhooks", "0.0.0.0", 3000)
+    assert (settings.webhook_path, settings.host, settings.port) == (
+        "/api/github/webhooks",
+        "0.0.0.0",
+        3000,
+    )
+    assert (settings.log_level, settings.log_format) == ("info", "json")
     assert settings.database_url == "sqlite:///ghapp.db"
     assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 25 * 1024 * 1024
 
 
-def test_private_key_with_literal_backslash_n_is_unescaped() -> None:
-    one_line = private_key_pem().replace("\n", "\\n")
-    assert Settings.from_env(base_env(PRIVATE_KEY=one_line)).private_key == private_key_pem()
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(lambda pem: pem, id="pem"),
+        pytest.param(lambda pem: pem.replace("\n", "\\n"), id="pem-with-literal-backslash-n"),
+        pytest.param(lambda pem: base64.b64encode(pem.encode()).decode(), id="base64"),
+        pytest.param(lambda pem: base64.encodebytes(pem.encode()).decode(), id="base64-wrapped"),
+    ],
+)
+def test_private_key_is_accepted_in_each_of_probots_forms(form: Callable[[str], str]) -> None:
+    settings = Settings.from_env(base_env(PRIVATE_KEY=form(private_key_pem())))
+    assert settings.private_key.strip() == private_key_pem().strip()
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nZ2FyYmxlZA==\n-----END RSA PRIVATE KEY-----\n",
+            "cannot be loaded",
+        ),
+        (base64.b64encode(b"not a pem at all").decode(), "expected a PEM private key"),
+    ],
+)
+def test_a_garbled_private_key_fails_settings_in_one_line(key: str, reason: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(base_env(PRIVATE_KEY=key))
+    message = str(caught.value)
+    assert reason in message and "\n" not in message
+    assert message.startswith("invalid configuration: PRIVATE_KEY")
+
+
+def test_a_key_that_is_not_rsa_cannot_sign_for_github() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    with pytest.raises(SettingsError, match="GitHub App keys are RSA"):
+        Settings.from_env(base_env(PRIVATE_KEY=pem))
+
+
+@pytest.mark.parametrize(
+    "level", ["trace", "debug", "info", "warn", "error", "fatal", "silent", "WARN"]
+)
+def test_every_probot_log_level_is_accepted(level: str) -> None:
+    assert Settings.from_env(base_env(LOG_LEVEL=level)).log_level == level.lower()
+
+
+@pytest.mark.parametrize("log_format", ["json", "pretty", "PRETTY"])
+def test_log_format_is_json_or_pretty(log_format: str) -> None:
+    assert Settings.from_env(base_env(LOG_FORMAT=log_format)).log_format == log_format.lower()
+
+
+def test_webhook_path_follows_the_environment() -> None:
+    assert Settings.from_env(base_env(WEBHOOK_PATH="/hooks")).webhook_path == "/hooks"
+
+
+def test_operator_commands_need_only_database_url() -> None:
+    assert database_url_from_env({}) == "sqlite:///ghapp.db"
+    url = "postgresql://ops:pw@db/ghapp"
+    assert database_url_from_env({"DATABASE_URL": url}) == url
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        database_url_from_env({"DATABASE_URL": "ghapp.db"})
+    assert log_options_from_env({}) == ("info", None)
+    assert log_options_from_env({"LOG_FORMAT": "pretty"}) == ("info", "pretty")
+
+
+def test_setup_reads_where_github_is_and_keeps_the_variables_that_said_so() -> None:
+    target = github_target_from_env(
+        {"GHE_HOST": "ghe.example.com", "PUBLIC_URL": "https://ghapp.example.com/"}
+    )
+    assert (target.web_url, target.api_url) == (
+        "https://ghe.example.com",
+        "https://ghe.example.com/api/v3",
+    )
+    assert target.public_url == "https://ghapp.example.com"
+    assert target.variables == (("GHE_HOST", "ghe.example.com"),)
+
+
+def test_env_file_fills_in_but_never_overrides_the_real_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text('GHAPP_T_FROM_FILE=file\nGHAPP_T_BOTH="from file"\n')
+    monkeypatch.setenv("GHAPP_T_BOTH", "real")
+    monkeypatch.delenv("GHAPP_T_FROM_FILE", raising=False)
+    try:
+        assert load_env_file(env_file)
+        assert os.environ["GHAPP_T_FROM_FILE"] == "file"
+        assert os.environ["GHAPP_T_BOTH"] == "real"
+    finally:
+        os.environ.pop("GHAPP_T_FROM_FILE", None)
+    assert not load_env_file(tmp_path / "absent.env")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "postgresql//u:pw@db/ghapp"),
+        ("GITHUB_API_URL", "ftp://x-access-token:pw@ghe.example.com/api/v3"),
+        ("GITHUB_API_URL", "https://pw@ghe.example.com:notaport/api/v3"),
+        ("PUBLIC_URL", "ghapp.example.com?token=pw"),
+    ],
+)
+def test_malformed_urls_are_named_without_their_credentials(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(base_env(**{name: value}))
+    assert name in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_settings_list_the_secrets_logs_must_hide() -> None:
+    settings = Settings.from_env(
+        base_env(
+            WEBHOOK_SECRET="hook-secret",
+            GITHUB_CLIENT_SECRET="client-secret",
+            DATABASE_URL="postgresql://u:db-password@db/ghapp",
+            GITHUB_API_URL="https://ghp_token123@ghe.example.com/api/v3",
+        )
+    )
+    assert {"hook-secret", "client-secret", "db-password", "ghp_token123"} <= set(settings.secrets)
+    assert "ghp_token123" not in repr(settings)
 
 
 def test_private_key_can_come_from_a_file(tmp_path: Path) -> None:
@@ -93,57 +235,3 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(base_env(PRIVATE_KEY="secret-but-not-pem"))
     assert "secret-but-not-pem" not in str(caught.value)
-
-
-# Deployment files: Docker is not available in CI, so the Dockerfile is checked as text.
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-        for line in lines
-        if line and not line.startswith("#")
-    ]
-
-
-def test_dockerfile_runs_our_serve_command_as_a_non_root_user() -> None:
-    import argparse
-    import json
-    import tomllib
-
-    from ghapp.app.cli import add_commands
-
-    instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
-    cmd = json.loads(dict(instructions)["CMD"])
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert cmd[0] in scripts
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
-    assert hasattr(parser.parse_args(cmd[1:]), "run")
-    users = [arg for op, arg in instructions if op == "USER"]
-    assert users and users[-1] not in ("root", "0")
-    names = [op for op, _ in instructions]
-    assert names.index("USER") < names.index("CMD")
-    assert ("EXPOSE", "3000") in instructions
-
-
-def test_dockerfile_healthcheck_probes_healthz_with_python() -> None:
-    healthcheck = dict(dockerfile_instructions())["HEALTHCHECK"]
-    assert "python" in healthcheck and "/healthz" in healthcheck and "curl" not in healthcheck
-
-
-def test_app_manifest_asks_for_the_permissions_and_events_the_handlers_use() -> None:
-    import yaml
-
-    manifest = yaml.safe_load((ROOT / "app.yml").read_text())
-    assert manifest["hook_attributes"]["url"].endswith("/webhooks")
-    permissions = manifest["default_permissions"]
-    assert permissions["checks"] == "write" and permissions["pull_requests"] == "write"
-    assert permissions["metadata"] == "read"
-    events = set(manifest["default_events"])
-    assert {"pull_request", "push", "check_suite", "check_run", "issue_comment"} <= events
-    assert "installation_repositories" in events

@@ -183,23 +183,62 @@ def test_healthz_answers_while_the_process_lives(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"ok": True}
 
 
-@pytest.mark.parametrize(("answer", "status"), [(True, 200), (False, 503), (None, 503)])
-def test_readyz_reports_the_ready_callback(answer: bool | None, status: int) -> None:
-    async def ready() -> bool:
-        if answer is None:
-            raise ConnectionError("database unreachable")
+@pytest.mark.parametrize(
+    ("answer", "status", "body"),
+    [
+        (None, 200, {"ready": True}),
+        (
+            "database unreachable: refused",
+            503,
+            {"ready": False, "reason": "database unreachable: refused"},
+        ),
+        (
+            ConnectionError("no route"),
+            503,
+            {"ready": False, "reason": "readiness check failed: ConnectionError('no route')"},
+        ),
+    ],
+)
+def test_readyz_answers_503_with_the_reason_the_check_gives(
+    answer: str | Exception | None, status: int, body: dict[str, object]
+) -> None:
+    async def ready() -> str | None:
+        if isinstance(answer, Exception):
+            raise answer
         return answer
 
     with TestClient(create_app(make_settings(), RecordingSink(), ready=ready)) as test_client:
-        assert test_client.get("/readyz").status_code == status
+        response = test_client.get("/readyz")
+    assert (response.status_code, response.json()) == (status, body)
+
+
+def test_readyz_reason_never_shows_a_password() -> None:
+    async def ready() -> str | None:
+        return "database unreachable: postgresql://u:pw@db:5432/ghapp refused"
+
+    with TestClient(create_app(make_settings(), RecordingSink(), ready=ready)) as test_client:
+        reason = test_client.get("/readyz").json()["reason"]
+    assert "pw" not in reason and "postgresql://u:***@db:5432/ghapp" in reason
+
+
+def test_webhooks_arrive_at_probots_path_by_default_and_at_the_legacy_path() -> None:
+    sink = RecordingSink()
+    with TestClient(create_app(make_settings(), sink)) as test_client:
+        for n, path in enumerate(("/api/github/webhooks", "/webhooks")):
+            headers = signed_headers(BODY, "push", delivery=f"d-{n}")
+            assert test_client.post(path, content=BODY, headers=headers).status_code == 202
+    assert [d.id for d in sink.deliveries] == ["d-0", "d-1"]
 
 
 def test_webhook_path_is_configurable() -> None:
     sink = RecordingSink()
-    with TestClient(create_app(make_settings(webhook_path="/api/github"), sink)) as test_client:
+    with TestClient(create_app(make_settings(webhook_path="/hooks/gh"), sink)) as test_client:
         headers = signed_headers(BODY, "push")
-        assert test_client.post("/api/github", content=BODY, headers=headers).status_code == 202
-        assert test_client.post("/webhooks", content=BODY, headers=headers).status_code == 404
+        assert test_client.post("/hooks/gh", content=BODY, headers=headers).status_code == 202
+        assert (
+            test_client.post("/api/github/webhooks", content=BODY, headers=headers).status_code
+            == 404
+        )
 
 
 def test_every_shared_fixture_payload_is_accepted(shared_fixtures: Path) -> None:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ghapp.app.logs import log_json
 from ghapp.core.model import Report
 from ghapp.core.policy.policy import CONFIG_PATHS, read_policy
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import RetryableError
 from ghapp.github.publish import Publisher, Target
+from ghapp.logs import log_json
 from ghapp.render.markdown import title_of
 from ghapp.settings import Settings
 

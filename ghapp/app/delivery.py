@@ -33,6 +33,13 @@ class Delivery:
     )
 
 
+class PermanentFailure(Exception):
+    """Processing failed in a way no retry can fix (the payload's shape, an evaluation over its
+    budget): queues dead-letter the delivery at once, with this message as the reason."""
+
+    permanent = True  # what the queues look for (duck-typed, like RetryableError's `delay`)
+
+
 class DeliverySink(Protocol):
     async def accept(self, delivery: Delivery) -> bool:
         """Take ownership of the delivery. False when this delivery id was seen before."""

@@ -1,8 +1,9 @@
 """Event handlers: thin functions that pick the commit (and PR) to check, then run `check_*`.
 
 `check_pull_request` and `check_commit` are the whole pipeline: load the trees (and the PR's
-changed files), prefetch the blobs the core reads, evaluate in a worker thread (the snapshot's
-lazy reads wait on this loop, see ghapp.github.snapshot), publish. Other modules extend the app
+changed files), prefetch the blobs the core reads, evaluate off the event loop (in a worker
+process under `ghapp serve`, see ghapp.app.sandbox), publish. An evaluation that cannot
+finish raises `EvaluationFailed`. Other modules extend the app
 through `Services`: `requested_actions` (check-run buttons by identifier) and
 `on_repositories` (hooks told which repositories an installation covers), and through
 `Router.add` (for example `issue_comment` commands).
@@ -26,9 +27,10 @@ from ghapp.app.checkrun import (
     record_of,
     save_evaluation,
 )
-from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import Memory
 from ghapp.app.router import Callback, Event, Router
+from ghapp.app.sandbox import EvaluationFailed, Sandbox, ThreadSandbox
+from ghapp.app.suggestions import with_owner_suggestions
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
@@ -38,8 +40,11 @@ from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
 from ghapp.github.directory import reported_owners, touches_codeowners
+from ghapp.github.errors import RetryableError
+from ghapp.github.history import GitHubHistory
 from ghapp.github.publish import Publisher, Target
 from ghapp.github.snapshot import Caches, ChangedFiles, GitHubSnapshot, load_changed_files
+from ghapp.logs import delivery_fields, log_json
 from ghapp.settings import Settings
 
 logger = logging.getLogger("ghapp.handlers")
@@ -67,6 +72,7 @@ class Services:
     audit: AuditLog | None = None  # where `/waive` waivers live; they apply to PR evaluations
     report_hooks: list[Callable[[Report], None]] = field(default_factory=list)  # e.g. metrics
     evaluations: EvaluationSink | None = None  # keeps reports for the details page
+    sandbox: Sandbox = field(default_factory=ThreadSandbox)  # where evaluations run
 
 
 @dataclass(frozen=True)
@@ -302,17 +308,25 @@ async def _evaluate(
     waivers: tuple[Waiver, ...] = ()
     if services.audit is not None and pr_number is not None:
         waivers = tuple(services.audit.waivers_for(repo, pr_number, today))
-    report, policy = await asyncio.to_thread(
-        run_core,
-        services.evaluator,
-        services.catalog,
-        head,
-        base,
-        paths,
-        org_text,
-        today,
-        waivers,
-        directory,
+    try:
+        report, policy = await services.sandbox.run(
+            run_core,
+            services.evaluator,
+            services.catalog,
+            head,
+            base,
+            paths,
+            org_text,
+            today,
+            waivers,
+            directory,
+        )
+    except (EvaluationFailed, RetryableError):
+        raise
+    except Exception as exc:  # a bug or an input the core could not take: say so, never hang
+        raise EvaluationFailed(f"the evaluation failed: {type(exc).__name__}: {exc}") from exc
+    report = await with_owner_suggestions(
+        GitHubHistory(client, services.caches), repo, head.tree.sha, head, report, services.clock()
     )
     for hook in services.report_hooks:
         hook(report)
@@ -331,7 +345,8 @@ def run_core(
     waivers: tuple[Waiver, ...] = (),
     directory: OwnerDirectory | None = None,
 ) -> tuple[Report, Policy]:
-    """The synchronous part (runs in a worker thread): evaluate, and read the publish switches."""
+    """The synchronous part (runs in a worker process or thread): evaluate, and read the publish
+    switches. Its arguments and result cross a process boundary, so they must pickle."""
     extra: dict[str, Any] = {"extra_waivers": waivers} if waivers else {}
     if directory is not None:
         extra["directory"] = directory

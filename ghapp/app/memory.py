@@ -1,8 +1,9 @@
 """In-process implementations: the delivery sink without a database, and the app's small memory.
 
 `MemorySink` runs deliveries on asyncio tasks in this process: dedupe by delivery id, a bounded
-number of attempts with exponential backoff (or the delay a RetryableError asks for). A crash
-loses queued work; use the durable sink (ghapp.store) when that matters.
+number of attempts with exponential backoff (or the delay a RetryableError asks for; none after
+a PermanentFailure). A crash loses queued work; use the durable sink (ghapp.store) when that
+matters.
 
 `Memory` is what publishing remembers between events (check-run ids per head SHA, fingerprints
 of review comments already posted, the summary comment's id): a tiny async key-value interface
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ghapp.app.delivery import Delivery
-from ghapp.app.logs import delivery_fields, log_json
+from ghapp.logs import delivery_fields, log_json
 
 logger = logging.getLogger("ghapp.memory")
 Process = Callable[[Delivery], Awaitable[None]]
@@ -129,7 +130,7 @@ class MemorySink:
             await self._process(delivery)
             return True
         except Exception as exc:
-            if attempt >= self._max_attempts:
+            if attempt >= self._max_attempts or getattr(exc, "permanent", False) is True:
                 log_json(
                     logger,
                     logging.ERROR,

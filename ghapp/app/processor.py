@@ -2,8 +2,11 @@
 
 Both sinks call `Processor.process`: the in-memory one (ghapp.app.memory) and the durable queue
 (ghapp.store). A `RetryableError` (GitHub 5xx, rate limit with its delay, network) propagates so
-the queue retries; permanent failures (the repository is gone, GitHub refused the content, the
-payload lacks what the handler needs) are logged and swallowed, since retrying cannot help.
+the queue retries. What retrying cannot fix is never retried: when GitHub refuses for good (the
+repository is gone, the content was rejected) the delivery is logged and done; when the payload
+does not have the shape the handler needs, or an evaluation could not finish, `PermanentFailure`
+propagates and the queue dead-letters the delivery at once, with the reason. Any other error
+(a bug, the database away) is retried by the queue as before.
 """
 
 from __future__ import annotations
@@ -14,22 +17,25 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ghapp.app.delivery import Delivery
+from ghapp.app.delivery import Delivery, PermanentFailure
 from ghapp.app.handlers import Evaluator, Services, register
-from ghapp.app.logs import delivery_fields, log_json
 from ghapp.app.memory import InMemoryMemory, Memory
 from ghapp.app.router import Event, Router
+from ghapp.app.sandbox import Sandbox, ThreadSandbox
 from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.github.client import GitHubFactory
 from ghapp.github.config import OrgConfigs
 from ghapp.github.errors import GitHubError, RetryableError
 from ghapp.github.snapshot import Caches
+from ghapp.logs import delivery_fields, log_json
 from ghapp.settings import Settings
 
-__all__ = ["Processor", "RetryableError"]
+__all__ = ["PermanentFailure", "Processor", "RetryableError"]
 logger = logging.getLogger("ghapp.processor")
-PERMANENT = (GitHubError, ValueError, KeyError, TypeError)
+# What a payload of an unexpected shape raises in a handler (`payload["x"]` on a list, int("?"),
+# a missing key, ...): the same payload fails the same way every time.
+SHAPE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, RecursionError)
 
 
 def _default_evaluator() -> Evaluator:
@@ -52,6 +58,7 @@ class Processor:
         caches: Caches | None = None,
         evaluator: Evaluator | None = None,
         audit: AuditLog | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self.github = github
@@ -66,6 +73,7 @@ class Processor:
             org_configs=OrgConfigs(clock),
             caches=caches or Caches(),
             audit=audit,
+            sandbox=sandbox or ThreadSandbox(),
         )
         register(self.router, self.services)
 
@@ -75,18 +83,15 @@ class Processor:
         return self.services.requested_actions
 
     async def process(self, delivery: Delivery) -> None:
-        """Run the handlers for one delivery; raise RetryableError when it should be retried."""
+        """Run the handlers for one delivery; raise RetryableError when it should be retried,
+        PermanentFailure when it never can succeed."""
         fields = delivery_fields(delivery)
         try:
             payload = json.loads(delivery.payload)
-        except ValueError as exc:
-            log_json(
-                logger, logging.ERROR, "payload is not JSON, dropped", error=str(exc), **fields
-            )
-            return
+        except (ValueError, RecursionError) as exc:
+            raise self._permanent(f"the payload is not JSON: {exc}", fields) from None
         if not isinstance(payload, dict):
-            log_json(logger, logging.ERROR, "payload is not an object, dropped", **fields)
-            return
+            raise self._permanent("the payload is not a JSON object", fields)
         event = Event(delivery, payload, self.services)
         before = self.github.counter.total
         try:
@@ -102,16 +107,22 @@ class Processor:
                 **fields,
             )
             raise
-        except PERMANENT as exc:
+        except GitHubError as exc:
             log_json(
                 logger,
                 logging.ERROR,
-                "permanent failure, dropped",
+                "GitHub refused for good, dropped",
                 error=repr(exc),
                 api_calls=self.github.counter.total - before,
                 **fields,
             )
             return
+        except PermanentFailure as exc:  # e.g. EvaluationFailed: keep its type for the caller
+            self._permanent(str(exc), fields, self.github.counter.total - before)
+            raise
+        except SHAPE_ERRORS as exc:
+            reason = f"the payload does not have the expected shape: {type(exc).__name__}: {exc}"
+            raise self._permanent(reason, fields, self.github.counter.total - before) from exc
         log_json(
             logger,
             logging.INFO,
@@ -120,3 +131,17 @@ class Processor:
             api_calls=self.github.counter.total - before,
             **fields,
         )
+
+    @staticmethod
+    def _permanent(
+        reason: str, fields: dict[str, Any], api_calls: int | None = None
+    ) -> PermanentFailure:
+        log_json(
+            logger,
+            logging.ERROR,
+            "permanent failure, not retried",
+            error=reason,
+            api_calls=api_calls,
+            **fields,
+        )
+        return PermanentFailure(reason)

@@ -17,6 +17,13 @@ from typing import Any
 from ghapp.app.delivery import Delivery
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+# What the durable queue can store (ghapp.store.schema sizes its columns with these): a delivery
+# whose headers exceed them is refused; payload fields that exceed them are left out.
+MAX_NAME = 100  # X-GitHub-Delivery, X-GitHub-Event, action
+MAX_REPOSITORY = 300  # "owner/name"
+MAX_KEY = 320  # coalescing key "owner/name#123"
+MAX_SHA = 64
+MAX_BIGINT = 2**63 - 1
 # pull_request actions that (re)evaluate the PR's head; only these are coalesced by the queue.
 EVALUATION_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 Coalescing = tuple[str | None, str | None, float | None]
@@ -38,6 +45,10 @@ class SignatureInvalid(WebhookError):
 
 
 class HeadersMissing(WebhookError):
+    status = 400
+
+
+class HeadersInvalid(WebhookError):
     status = 400
 
 
@@ -74,14 +85,17 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, now: datetime) -> De
     ]
     if missing:
         raise HeadersMissing(f"missing header(s): {', '.join(missing)}")
+    for name, value in (("X-GitHub-Delivery", delivery_id), ("X-GitHub-Event", event)):
+        if not _storable(value, MAX_NAME):
+            raise HeadersInvalid(f"{name} must be at most {MAX_NAME} printable characters")
     payload = load_payload(body)
-    action = _str_or_none(payload.get("action"))
+    action = _str_or_none(payload.get("action"), MAX_NAME)
     return Delivery(
         id=delivery_id,
         event=event,
         action=action,
         installation_id=_installation_id(payload),
-        repository=_str_or_none(_get(payload, "repository", "full_name")),
+        repository=_str_or_none(_get(payload, "repository", "full_name"), MAX_REPOSITORY),
         payload=body,
         received_at=now,
         # Computed here, from the one parse intake does: the durable sink stores these columns.
@@ -103,6 +117,8 @@ def coalescing_of(
         updated_at = pull.get("updated_at")
     except (ValueError, KeyError, TypeError, AttributeError):
         return _NOT_COALESCED  # not evaluable as a PR: run it uncoalesced, the router decides
+    if not (_storable(key, MAX_KEY) and _storable(head, MAX_SHA)):
+        return _NOT_COALESCED
     return key, head, _parse_time(updated_at) or received_at.timestamp()
 
 
@@ -122,6 +138,8 @@ def load_payload(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadInvalid(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # GitHub's payloads nest a dozen levels; this is an attack
+        raise PayloadInvalid("body is nested too deeply to decode") from None
     if not isinstance(payload, dict):
         raise PayloadInvalid("body must be a JSON object")
     return payload
@@ -129,7 +147,9 @@ def load_payload(body: bytes) -> dict[str, Any]:
 
 def _installation_id(payload: Mapping[str, Any]) -> int | None:
     value = _get(payload, "installation", "id")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
+        return value
+    return None  # absent, or no installation id GitHub could have sent
 
 
 def _get(payload: Mapping[str, Any], *keys: str) -> Any:
@@ -141,5 +161,11 @@ def _get(payload: Mapping[str, Any], *keys: str) -> Any:
     return node
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _str_or_none(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and value and _storable(value, limit) else None
+
+
+def _storable(value: str, limit: int) -> bool:
+    """Fits its column, and holds no NUL or other control character (PostgreSQL text cannot
+    hold NUL; no legitimate id or name has control characters)."""
+    return len(value) <= limit and value.isprintable()

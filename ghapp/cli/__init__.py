@@ -1,7 +1,9 @@
 """The `ghapp` command line: offline checks (`check`, `owners`, `rules`) and the app's processes.
 
 Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason),
-and 2 with one line for any unexpected failure too: a user never sees a traceback.
+and 2 with one line for any unexpected failure too (a user never sees a traceback); 141 (128 +
+SIGPIPE, as the shell reports a writer killed by a closed pipe) when the reader of the output
+went away (`ghapp check | head`): quietly, never 1, which would say "policy failure".
 Each command lives in its own module with `add_command(subparsers)`; its heavy imports happen
 inside the command, so `ghapp --version` and the offline commands start fast.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -26,12 +29,14 @@ COMMANDS = (
     "ghapp.cli.rules",
     "ghapp.cli.ci",
     "ghapp.cli.hook",
+    "ghapp.cli.setup",
 )
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used. They
 # need the `server` extra: without it, asking for one of their commands says how to install it.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules", "ci", "hook")
+OFFLINE = ("check", "owners", "rules", "ci", "hook", "setup")
 SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(GhappError):
@@ -55,21 +60,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from ghapp.masking import mask
+
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+        return status
     except GhappError as exc:
-        print(f"ghapp: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a bug or an exhausted resource: one line, never a traceback
-        detail = _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "))
-        print(f"ghapp: error: unexpected {detail}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:  # a bug or an exhausted resource: one masked line, never a traceback
+        detail = " ".join(f"{type(exc).__name__}: {exc}".rstrip(": ").split())[:1000]
+        print(f"ghapp: error: unexpected {mask(detail)}", file=sys.stderr)
         return 2
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:1000]
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter flushes it at exit, and a flush into the
+    closed pipe would print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout replaced by an object without a descriptor
+        pass
 
 
 def build_parser(
@@ -124,7 +143,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def load_directory(path: Path) -> Any:
-    """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`."""
+    """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`, where
+    `teams` may also map each team to `{members: [...]}` and `emails` each email to a login."""
     from ghapp.core.ownership.directory import StaticDirectory
     from ghapp.core.yamlnodes import YamlError, load_document
 
@@ -135,17 +155,50 @@ def load_directory(path: Path) -> Any:
         raise UsageError(f"{path}: invalid YAML/JSON{where}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping with users/teams/emails/write lists")
-    lists = {k: _names(path, data, k) or [] for k in ("users", "teams", "emails")}
-    return StaticDirectory(**lists, write=_names(path, data, "write"))
+    teams, members = _names_or_mapping(path, data, "teams", _members)
+    emails, logins = _names_or_mapping(path, data, "emails", _login)
+    write = data.get("write")
+    return StaticDirectory(
+        users=_names(path, data, "users"),
+        teams=teams,
+        emails=emails,
+        write=None if write is None else _names(path, data, "write"),
+        logins=logins,
+        members=members,
+    )
 
 
-def _names(path: Path, data: dict[str, Any], key: str) -> list[str] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or any(isinstance(v, dict | list) for v in value):
+def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or any(isinstance(x, dict | list) for x in value):
         raise UsageError(f"{path}: `{key}` must be a list of names")
-    return [str(v) for v in value]
+    return [str(x) for x in value]
+
+
+def _names_or_mapping(
+    path: Path, data: dict[str, Any], key: str, read: Any
+) -> tuple[list[str], dict[str, Any]]:
+    """A key that is a list of names, or a mapping of name to details (read by `read`)."""
+    value = data.get(key) or []
+    if isinstance(value, dict):
+        return [str(k) for k in value], {str(k): read(path, key, k, v) for k, v in value.items()}
+    return _names(path, data, key), {}
+
+
+def _members(path: Path, key: str, team: Any, spec: Any) -> list[str]:
+    """`{members: [alice, bob]}` (or the list itself, or nothing)."""
+    members = spec.get("members") if isinstance(spec, dict) else spec
+    if members is None:
+        return []
+    if not isinstance(members, list):
+        raise UsageError(f"{path}: `{key}.{team}` must be {{members: [login, ...]}}")
+    return [str(m) for m in members]
+
+
+def _login(path: Path, key: str, email: Any, login: Any) -> str:
+    if not isinstance(login, str) or not login.strip():
+        raise UsageError(f"{path}: `{key}.{email}` must be the GitHub login of that email")
+    return login.strip()
 
 
 def read_file(path: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ghapp.cli import UsageError
-from ghapp.cli.check import add_policy_options, policy_inputs
+from ghapp.cli.check import add_policy_options, policy_inputs, with_suggestions
 from ghapp.cli.output import (
     add_output_options,
     blocking_findings,
@@ -87,7 +87,9 @@ def run_ci(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
             changed = _below(
                 commits.prefix_of(root), commits.changed_paths(root, span.base, span.head)
             )
-    report = evaluate(head, base=base, changed=changed, catalog=catalog, **policy_inputs(args))
+    inputs = policy_inputs(args)
+    report = evaluate(head, base=base, changed=changed, catalog=catalog, **inputs)
+    report = with_suggestions(report, root, head, inputs["directory"], span.head)
     report = shape_report(report, args)
 
     args.sarif.write_text(render_sarif(report, catalog) + "\n", encoding="utf-8")

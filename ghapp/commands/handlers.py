@@ -5,6 +5,10 @@ small `CommandPort` protocol (implemented over the API in ghapp.commands.registe
 plain fake in the tests), every decision is written to the `AuditLog`, and authorisation asks
 `Access` (team membership, repository permission), never the comment text.
 
+Replies are markdown a commenter partly wrote (paths, team names, reasons, unknown commands), so
+every such piece goes through ghapp.render.escape: as code, or as inert text; only owners read
+from the base branch's CODEOWNERS (and the commenter's own login) are live mentions.
+
 Flow of a comment: ignore unless `created`, on a pull request, by a human other than ghapp;
 parse; no command means no reaction at all. Otherwise react `eyes`, run each command in order,
 post one reply that answers all of them, and react `+1` (all accepted), `-1` (one refused) or
@@ -24,6 +28,7 @@ from typing import Any, Protocol
 
 from ghapp.commands.audit import AuditEntry, AuditLog, Outcome, waiver_data
 from ghapp.commands.authz import Access, Decision, authorize, command_rules, team_org, team_slug
+from ghapp.commands.suggest import pr_suggestions, suggested_teams, suggestions_reply, teams_of
 from ghapp.core.catalog import Catalog
 from ghapp.core.commands import (
     Command,
@@ -37,9 +42,12 @@ from ghapp.core.errors import GhappError
 from ghapp.core.manifests.services import ServiceIndex, discover_services
 from ghapp.core.ownership.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
+from ghapp.core.ownership.evidence import CommitRecord
+from ghapp.core.ownership.suggest import Suggestions
 from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError, RetryableError
+from ghapp.render.escape import code, mention, text
 
 REPLY_MARKER = "<!-- ghapp:command-reply -->"
 MAX_LISTED = 50  # /owners rows before "and N more"
@@ -81,6 +89,15 @@ class CommandPort(Protocol):
         ...
 
     async def open_pull(self, repo: str, branch: str, base: str, title: str, body: str) -> str: ...
+    async def history(
+        self, repo: str, sha: str, paths: Sequence[str], since: datetime
+    ) -> Sequence[CommitRecord]:
+        """Commits that touched `paths` (for owner suggestions)."""
+        ...
+
+    async def teams(self, org: str, named: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
+        """Members of the organisation's teams, `named` ones first (for owner suggestions)."""
+        ...
 
 
 Recheck = Callable[[str, int, int | None], Awaitable[None]]  # repo, pr, installation id
@@ -112,7 +129,8 @@ class Result:
     @classmethod
     def malformed(cls, command: Command | Malformed, reason: str, usage: str) -> Result:
         """A command we could not understand: the reason and the nearest usage."""
-        return cls("refused", _say(command, f"{reason}.\n{usage}"), reason, {"malformed": True})
+        said = _say(command, f"{text(reason)}.\n{usage}")
+        return cls("refused", said, reason, {"malformed": True})
 
 
 class Facts:
@@ -246,7 +264,7 @@ class CommandHandler:
         except RetryableError:
             raise  # the queue retries the delivery; side effects are keyed, so that is safe
         except (GhappError, GitHubError) as exc:
-            result = Result("failed", _say(command, f"could not run it: {exc}"), str(exc))
+            result = Result("failed", _say(command, f"could not run it: {text(exc)}"), str(exc))
         name = command.name if isinstance(command, Command) else command.text.split()[0][1:]
         args = command.args if isinstance(command, Command) else ()
         self.audit.record(
@@ -278,6 +296,8 @@ class CommandHandler:
         if command.name == "recheck":
             await self.recheck(inv.repo, inv.pr, inv.installation_id)
             return Result("accepted", None, "re-evaluation requested")
+        if command.name == "owners" and command.args[:1] == ("suggest",):
+            return await self._owner_suggestions(inv, command, facts)
         if command.name == "owners":
             return await self._owners(command, facts)
         if command.name == "waive":
@@ -296,12 +316,15 @@ class CommandHandler:
             path = path.strip("/")
             match = table.owners_of(path)
             service = services.service_of(path)
-            owners = " ".join(match.owners) if match and match.owners else "nobody"
+            # Base-branch CODEOWNERS owners are ghapp's to mention; a manifest's owner is not.
+            owners = " ".join(map(mention, match.owners)) if match and match.owners else "nobody"
             if match is not None and found is not None:
-                why = f"{found.path} line {match.line} `{match.pattern}`"
+                pattern = code(match.pattern, in_table=True)
+                why = f"{code(found.path, in_table=True)} line {match.line} {pattern}"
             elif service is not None and service.owner:
-                owners = service.owner
-                why = f"{service.manifest} `spec.owner` (no CODEOWNERS rule matches)"
+                owners = code(service.owner, in_table=True)
+                manifest = code(service.manifest, in_table=True)
+                why = f"{manifest} `spec.owner` (no CODEOWNERS rule matches)"
             else:
                 why = "no CODEOWNERS rule matches"
             note = (
@@ -309,11 +332,25 @@ class CommandHandler:
                 if path in existing or any(p.startswith(path + "/") for p in existing)
                 else " (not on the base branch)"
             )
-            svc = f" (service {service.name})" if service else ""
-            rows.append(f"| `{path}`{note} | {owners} | {why}{svc} |")
+            svc = f" (service {code(service.name, in_table=True)})" if service else ""
+            rows.append(f"| {code(path, in_table=True)}{note} | {owners} | {why}{svc} |")
         more = f"\n… and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
         body = "\n".join(["**Owners**", "| path | owners | decided by |", "|---|---|---|", *rows])
         return Result("accepted", (body if rows else "**Owners**: no paths to look up.") + more)
+
+    async def _owner_suggestions(self, inv: Invocation, command: Command, facts: Facts) -> Result:
+        paths = [p.strip("/") for p in command.args[1:]]
+        found = await self._suggestions(inv, facts, paths)
+        reply = suggestions_reply(found, paths or list(await facts.changed()))
+        return Result("accepted", reply, f"{len(found.groups)} suggestion group(s)")
+
+    async def _suggestions(
+        self, inv: Invocation, facts: Facts, paths: Sequence[str]
+    ) -> Suggestions:
+        pull, base, changed = await facts.pull(), await facts.base(), await facts.changed()
+        return await pr_suggestions(
+            self.port, inv.repo, pull.head_sha, base, changed, paths, self.catalog, self.clock()
+        )
 
     async def _waive(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
         args = waive_args(command)
@@ -321,7 +358,7 @@ class CommandHandler:
             return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         decision = await self._authorize(inv, "waive", None, facts)
         if not decision.allowed:
-            return Result("refused", _say(command, decision.reason), decision.reason)
+            return Result("refused", _say(command, text(decision.reason)), decision.reason)
         today = self.clock().date()
         if args.until < today:
             why = f"--until {args.until.isoformat()} is in the past"
@@ -332,8 +369,9 @@ class CommandHandler:
         ):
             close = difflib.get_close_matches(args.rule, list(known), n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
-            why = f"unknown rule `{args.rule}`{hint}"
-            return Result("refused", _say(command, why), why)
+            why = f"unknown rule {args.rule!r}{hint}"
+            said = f"unknown rule {code(args.rule)}{hint}"
+            return Result("refused", _say(command, said), why)
         pull, base = await facts.pull(), await facts.base()
         services = {s.name for s in discover_services(base, self.catalog)[0]}
         target = args.target
@@ -351,19 +389,21 @@ class CommandHandler:
             path=path,
         )
         scope = f" for {target}" if target else ""
+        shown_scope = f" for {code(target)}" if target else ""
         if not args.standing:
             await self.recheck(inv.repo, inv.pr, inv.installation_id)
-            text = (
-                f"Waived `{args.rule}`{scope} on this pull request until {args.until.isoformat()} "
-                f"(approved by @{inv.actor}: {args.reason}). The check is being re-run."
+            said = (
+                f"Waived {code(args.rule)}{shown_scope} on this pull request until "
+                f"{args.until.isoformat()} (approved by {mention('@' + inv.actor)}: "
+                f"{text(args.reason)}). The check is being re-run."
             )
-            return Result("accepted", _say(command, text), "pr waiver", waiver_data(waiver))
+            return Result("accepted", _say(command, said), "pr waiver", waiver_data(waiver))
         edit = await asyncio.to_thread(plan_standing_waiver, base, waiver)
         branch = f"ghapp/waive-{inv.key}" + (f"-{index + 1}" if index else "")
         title = f"Waive {args.rule}{scope} until {args.until.isoformat()}"
         body = (
-            f"Requested by @{inv.actor} in #{inv.pr}: {args.reason}\n\n"
-            f"Adds a standing waiver to `{edit.path}`; it applies once this is merged."
+            f"Requested by {mention('@' + inv.actor)} in #{inv.pr}: {text(args.reason)}\n\n"
+            f"Adds a standing waiver to {code(edit.path)}; it applies once this is merged."
         )
         url = await self._open_pr(inv, branch, pull, {edit.path: edit.text}, title, body)
         data = {**waiver_data(waiver), "standing": True, "pull": url, "branch": branch}
@@ -376,24 +416,29 @@ class CommandHandler:
         if isinstance(args, Malformed):
             return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         pull, base = await facts.pull(), await facts.base()
-        team = args.team or await self._infer_team(inv, base)
+        team: str | Result | None = args.team
+        inferred = ""
+        if team is None and not args.targets:  # the unowned files: who history suggests
+            team, inferred = await self._suggested_team(inv, command, facts)
+        team = team or await self._infer_team(inv, base)
         if isinstance(team, Result):
             return team
         if team_org(team).lower() == inv.repo.split("/", 1)[0].lower() and not (
             await self.port.team_exists(team_org(team), team_slug(team))
         ):
             why = f"team {team} is unknown (check the spelling: @org/team-slug)"
-            return Result("refused", _say(command, why), why)
+            said = f"team {code(team)} is unknown (check the spelling: `@org/team-slug`)"
+            return Result("refused", _say(command, said), why)
         decision = await self._authorize(inv, "claim-ownership", team, facts)
         if not decision.allowed:
-            return Result("refused", _say(command, decision.reason), decision.reason)
+            return Result("refused", _say(command, text(decision.reason)), decision.reason)
         changed = await facts.changed()
         try:
             plan = await asyncio.to_thread(
                 plan_claim, base, self.catalog, args.targets, team, changed
             )
         except ClaimRefused as exc:
-            return Result("refused", _say(command, str(exc)), str(exc))
+            return Result("refused", _say(command, text(exc)), str(exc))
         branch = f"ghapp/claim-{inv.key}" + (f"-{index + 1}" if index else "")
         url = await self._open_pr(inv, branch, pull, plan.files, plan.title, _claim_body(plan, inv))
         data = {
@@ -403,9 +448,12 @@ class CommandHandler:
             "files": len(plan.claimed),
             "changes": list(plan.changes),
         }
-        reply = f"Opened {url} to make {team} the owner of {plan.summary}."
+        # `url` is the pull request GitHub just opened for us: a link worth keeping live.
+        reply = f"Opened {url} to make {code(team)} the owner of {text(plan.summary)}."
+        if inferred:
+            reply += f"\n- {inferred}"
         if plan.notes:
-            reply += "\n" + "\n".join(f"- {n}" for n in plan.notes)
+            reply += "\n" + "\n".join(f"- {text(n)}" for n in plan.notes)
         return Result("accepted", _say(command, reply), url, data)
 
     # --- helpers --------------------------------------------------------------------------
@@ -415,6 +463,24 @@ class CommandHandler:
     ) -> Decision:
         rule = command_rules(await facts.commands())[name]
         return await authorize(name, inv.actor, inv.repo, rule, self.access, team)
+
+    async def _suggested_team(
+        self, inv: Invocation, command: Command, facts: Facts
+    ) -> tuple[str | Result | None, str]:
+        """The one suggested team the commenter is in (None when in none), and why."""
+        org = inv.repo.split("/", 1)[0]
+        suggested = suggested_teams(await self._suggestions(inv, facts, ()), org)
+        mine = await teams_of(self.access, org, inv.actor, suggested)
+        if len(mine) == 1:
+            return mine[0], f"{code(mine[0])} is suggested for these files and you are in it."
+        if not mine:
+            return None, ""
+        teams = ", ".join(code(t) for t in mine)  # resolved handles, shown without a ping
+        why = (
+            f"you are in several teams suggested for these files ({teams}); name one: "
+            "`/claim-ownership @org/team`"
+        )
+        return Result("refused", _say(command, why), why), ""
 
     async def _infer_team(self, inv: Invocation, base: Snapshot) -> str | Result:
         """The commenter's team when unambiguous: of the repository org's teams named in
@@ -433,10 +499,12 @@ class CommandHandler:
         usage = "`/claim-ownership [PATH-OR-SERVICE ...] @org/team`"
         if mine:
             why = f"you are in several teams that own code here ({', '.join(mine)})"
+            said = f"you are in several teams that own code here ({', '.join(map(code, mine))})"
         else:
-            why = "you are in none of the teams named in CODEOWNERS"
+            why = said = "you are in none of the teams named in CODEOWNERS"
         why = f"could not tell which team to claim for: {why}. Name one: {usage}"
-        return Result("refused", f"**`/claim-ownership`**: {why}", why)
+        said = f"could not tell which team to claim for: {said}. Name one: {usage}"
+        return Result("refused", f"**`/claim-ownership`**: {said}", why)
 
     async def _open_pr(
         self,
@@ -455,12 +523,13 @@ class CommandHandler:
                 return existing
         else:
             await port.create_branch(repo, branch, pull.base_sha)
-        for path, text in files.items():
+        for path, content in files.items():
             current = await port.file_on_branch(repo, path, branch)
-            if current is not None and current[0] == text:
+            if current is not None and current[0] == content:
                 continue  # written by an earlier attempt of this same command
             message = f"{title}\n\nRequested by @{inv.actor} ({inv.source})."
-            await port.put_file(repo, path, branch, text, message, current[1] if current else None)
+            sha = current[1] if current else None
+            await port.put_file(repo, path, branch, content, message, sha)
         return await port.find_pull(repo, branch) or await port.open_pull(
             repo, branch, pull.base_ref, title, body
         )
@@ -481,9 +550,11 @@ class CommandHandler:
         )
 
 
-def _say(command: Command | Malformed, text: str) -> str:
+def _say(command: Command | Malformed, said: str) -> str:
+    """One reply section: the command as its author wrote it (as code), then `said` (markdown
+    whose user-controlled parts the caller escaped)."""
     label = f"/{command.name}" if isinstance(command, Command) else command.text
-    return f"**`{label}`**: {text}"
+    return f"**{code(label)}**: {said}"
 
 
 def _reaction(results: Sequence[Result]) -> str:
@@ -495,10 +566,10 @@ def _reaction(results: Sequence[Result]) -> str:
 
 def _claim_body(plan: ClaimPlan, inv: Invocation) -> str:
     lines = [
-        f"Requested by @{inv.actor} in #{inv.pr} ({inv.source}).",
+        f"Requested by {mention('@' + inv.actor)} in #{inv.pr} ({text(inv.source)}).",
         "",
-        f"Makes the team the owner of {plan.summary}. Edits:",
-        *(f"- {c}" for c in plan.changes),
+        f"Makes the team the owner of {text(plan.summary)}. Edits:",
+        *(f"- {text(c)}" for c in plan.changes),
         "",
         "Checked before opening: every claimed file resolves to the team, and every other file "
         "resolves exactly as it does on the base branch.",

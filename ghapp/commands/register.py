@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,10 +20,12 @@ from ghapp.app.router import Event, Router
 from ghapp.commands.audit import AuditLog
 from ghapp.commands.authz import LEVELS, AccessCache, CachedAccess
 from ghapp.commands.handlers import CommandHandler, PullInfo
+from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import InstallationClient
 from ghapp.github.config import load_policy
 from ghapp.github.errors import NotFound, Unprocessable
+from ghapp.github.history import GitHubHistory
 from ghapp.github.snapshot import Caches, GitHubSnapshot, load_changed_files
 
 ACCESS_TTL_SECONDS = 60.0
@@ -124,6 +127,14 @@ class ApiPort:
                 raise
             return found
         return str(data["html_url"])
+
+    async def history(
+        self, repo: str, sha: str, paths: Sequence[str], since: datetime
+    ) -> Sequence[CommitRecord]:
+        return await GitHubHistory(self.client, self.caches).history(repo, sha, paths, since)
+
+    async def teams(self, org: str, named: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
+        return await GitHubHistory(self.client, self.caches).teams(org, named)
 
     # Access
 

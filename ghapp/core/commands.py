@@ -43,14 +43,15 @@ COMMANDS: Mapping[str, CommandSpec] = MappingProxyType(
             CommandSpec(
                 "claim-ownership",
                 "/claim-ownership [PATH-OR-SERVICE ...] [@org/team]",
-                "open a pull request that makes a team the owner (default: your team, "
-                "the unowned files of this PR)",
+                "open a pull request that makes a team the owner (default: the suggested "
+                "team you are in, else your team; the unowned files of this PR)",
                 max_args=None,
             ),
             CommandSpec(
                 "owners",
-                "/owners [PATH ...]",
-                "show who owns the paths (default: the changed files) and which rule decided",
+                "/owners [suggest] [PATH ...]",
+                "show who owns the paths (default: the changed files) and which rule decided; "
+                "with `suggest`, who should own the ones nobody owns, and why",
                 max_args=None,
             ),
             CommandSpec("recheck", "/recheck", "evaluate this pull request again"),

@@ -14,13 +14,13 @@ cure it, so it is let through to the caller: `WatchedSnapshot` records such fail
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TypeVar
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Finding
-from ghapp.core.snapshot import Snapshot
+from ghapp.core.snapshot import Snapshot, content_ids, read_files
 
 CHECK_FAILED = "ghapp/check-failed"
 T = TypeVar("T")
@@ -41,6 +41,20 @@ class WatchedSnapshot:
 
     def size(self, path: str) -> int | None:
         return self._watch(lambda: self.inner.size(path))
+
+    def read_many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Bulk reads pass through when the inner snapshot has them (`BulkRead`)."""
+        found = self._watch(lambda: read_files(self.inner, paths))
+        while True:
+            item = self._watch(lambda: next(found, None))
+            if item is None:
+                return
+            yield item
+
+    def blob_id(self, path: str) -> str | None:
+        """The inner snapshot's content id when it has one (`ContentIdentity`)."""
+        ids = content_ids(self.inner)
+        return self._watch(lambda: ids(path)) if ids is not None else None
 
     def _watch(self, call: Callable[[], T]) -> T:
         try:

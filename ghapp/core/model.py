@@ -16,6 +16,27 @@ CATEGORIES: tuple[str, ...] = ("sast", "secrets", "sca", "container", "iac")
 
 
 @dataclass(frozen=True)
+class OwnerSuggestion:
+    """A candidate owner for unowned files: how sure (0..1), why (sentences), and the exact
+    CODEOWNERS line that would make it so (None when no line can be placed)."""
+
+    owner: str
+    score: float
+    evidence: tuple[str, ...] = ()
+    rule: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "owner": self.owner,
+            "score": self.score,
+            "evidence": list(self.evidence),
+        }
+        if self.rule is not None:
+            out["rule"] = self.rule
+        return out
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem, with where it is, why it matters, how to fix it and who must fix it.
 
@@ -23,6 +44,8 @@ class Finding:
     the action name or the container name), so a finding on the base and the same finding on
     the head compare equal even when lines moved. `suggestion` is the replacement text for the
     whole line `line` when the fix is mechanical (rendered as a GitHub suggested change).
+    `fixture` marks a finding about test fixtures (e.g. a Helm test pod) wherever its file is:
+    like findings under test directories, it is counted rather than reported by default.
     """
 
     rule: str
@@ -39,8 +62,10 @@ class Finding:
     new: bool = True
     waived: bool = False
     waiver: str | None = None
+    fixture: bool = False
     owner_source: OwnerSource | None = None
     waiver_detail: AppliedWaiver | None = None
+    suggested_owner: OwnerSuggestion | None = None  # codeowners/unowned-file: who probably should
 
     @property
     def fingerprint(self) -> tuple[str, str, str]:
@@ -77,6 +102,8 @@ class Finding:
             out["owner_source"] = self.owner_source.to_json()
         if self.waiver_detail is not None:
             out["waiver_detail"] = self.waiver_detail.to_json()
+        if self.suggested_owner is not None:
+            out["suggested_owner"] = self.suggested_owner.to_json()
         return out
 
 

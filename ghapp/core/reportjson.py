@@ -18,6 +18,7 @@ from ghapp.core.model import (
     FileOwners,
     Finding,
     OwnerSource,
+    OwnerSuggestion,
     PolicyInfo,
     PolicyLayer,
     Report,
@@ -54,6 +55,7 @@ def finding_from_json(data: Mapping[str, Any]) -> Finding:
     severity = str(data.get("severity", "notice"))
     source = data.get("owner_source")
     waiver = data.get("waiver_detail")
+    suggested = data.get("suggested_owner")
     return Finding(
         rule=str(data["rule"]),
         severity=_severity(severity),
@@ -71,6 +73,16 @@ def finding_from_json(data: Mapping[str, Any]) -> Finding:
         waiver=_opt(data.get("waiver")),
         owner_source=_owner_source(source) if isinstance(source, Mapping) else None,
         waiver_detail=_waiver(waiver) if isinstance(waiver, Mapping) else None,
+        suggested_owner=_suggested(suggested) if isinstance(suggested, Mapping) else None,
+    )
+
+
+def _suggested(data: Mapping[str, Any]) -> OwnerSuggestion:
+    return OwnerSuggestion(
+        owner=str(data.get("owner", "")),
+        score=float(data.get("score") or 0.0),
+        evidence=tuple(str(e) for e in data.get("evidence") or ()),
+        rule=_opt(data.get("rule")),
     )
 
 

@@ -50,6 +50,26 @@ class InstallationTokens:
         self._tokens.pop(installation_id, None)
 
 
+def signing_problem(pem: str) -> str | None:
+    """Why `pem` cannot sign the App's JWTs (one line, never the key), or None when it can."""
+    import jwt
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = load_private_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        reason = str(exc).split(". ")[0].strip().rstrip(".") or type(exc).__name__
+        return f"the key cannot be loaded ({reason})"
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return f"GitHub App keys are RSA, this one is {type(key).__name__.lstrip('_')}"
+    try:
+        jwt.encode({"iss": "readiness"}, key, algorithm="RS256")
+    except Exception as exc:  # any failure to sign is the answer, not a crash
+        return f"the key cannot sign ({type(exc).__name__})"
+    return None
+
+
 @lru_cache(maxsize=4)
 def load_private_key(pem: str) -> Any:
     """The parsed RSA key. Parsing validates the key, which takes a noticeable fraction of a

@@ -21,11 +21,13 @@ from ghapp.app.memory import Memory
 from ghapp.core.model import Finding
 from ghapp.github.client import InstallationClient
 from ghapp.github.snapshot import PER_PAGE, ChangedFile
+from ghapp.render.escape import code, fence, mention, prose
 
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 MARKER = re.compile(r"<!-- ghapp:([0-9a-f]{16}) -->")
 MAX_COMMENTS_PER_REVIEW = 30  # more than this is noise; the check run lists everything
 MAX_EXISTING_PAGES = 10
+FILE_RULES = frozenset({"codeowners/unowned-file"})  # findings about a whole file, not a line
 
 
 def commentable_lines(patch: str | None) -> frozenset[int]:
@@ -68,31 +70,44 @@ def plan_comments(findings: Iterable[Finding], files: Sequence[ChangedFile]) -> 
     lines = {f.path: commentable_lines(f.patch) for f in files}
     planned: dict[str, ReviewComment] = {}
     for finding in findings:
-        if not finding.new or finding.waived or finding.path is None or finding.line is None:
+        if not finding.new or finding.waived or finding.path is None:
             continue
-        if finding.line not in lines.get(finding.path, frozenset()):
+        allowed = lines.get(finding.path, frozenset())
+        line = finding.line
+        if line is None and finding.rule in FILE_RULES and allowed:
+            line = min(allowed)  # about the whole file: its first line in the diff
+        if line is None or line not in allowed:
             continue
         key = fingerprint_hash(finding)
-        planned.setdefault(
-            key, ReviewComment(finding.path, finding.line, comment_body(finding, key), key)
-        )
+        planned.setdefault(key, ReviewComment(finding.path, line, comment_body(finding, key), key))
     return list(planned.values())[:MAX_COMMENTS_PER_REVIEW]
 
 
 def comment_body(finding: Finding, key: str) -> str:
-    """The comment text: what is wrong, who must act, how to fix it, a suggestion when mechanical."""
-    parts = [f"**{finding.severity}** `{finding.rule}`: {finding.message}"]
+    """The comment text: what is wrong, who must act, how to fix it, a suggestion when mechanical.
+
+    Messages and fixes quote what the pull request wrote, so they are made inert (`prose`); the
+    owners are mentioned only when ghapp resolved them itself, else named as code."""
+    parts = [f"**{finding.severity}** {code(finding.rule)}: {prose(finding.message)}"]
     if finding.owners:
-        parts.append(f"Owners who must act: {' '.join(finding.owners)}")
+        shown = (mention(o) if owners_vouched(finding) else code(o) for o in finding.owners)
+        parts.append(f"Owners who must act: {' '.join(shown)}")
     else:
         parts.append("Nobody owns this file yet: the author of this change should claim it.")
     if finding.fix:
-        parts.append(f"**Fix:** {finding.fix}")
+        parts.append(f"**Fix:** {prose(finding.fix)}")
     if finding.suggestion is not None:
-        fence = "````" if "```" in finding.suggestion else "```"
-        parts.append(f"{fence}suggestion\n{finding.suggestion}\n{fence}")
+        marks = fence(finding.suggestion)
+        parts.append(f"{marks}suggestion\n{finding.suggestion}\n{marks}")
     parts.append(f"<!-- ghapp:{key} -->")
     return "\n\n".join(parts)
+
+
+def owners_vouched(finding: Finding) -> bool:
+    """Whether ghapp resolved the finding's owners itself (a CODEOWNERS rule, or a manifest
+    owner that is a CODEOWNERS owner too), so they may be live mentions. A finding that does
+    not say where its owners come from is not vouched for: its owners are named, not pinged."""
+    return finding.owner_source is not None and finding.owner_source.validated
 
 
 async def posted_keys(

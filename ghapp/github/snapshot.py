@@ -133,6 +133,10 @@ class Caches:
     # Downloads under way: the base and head snapshots share most blobs and prefetch at the
     # same time, so the second asker waits for the first download instead of repeating it.
     inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    # Ownership suggestions (ghapp.github.history): commits per (repository, commit, path, since
+    # day), immutable; team member lists per (installation, org, team), with their expiry.
+    history: LRU = field(default_factory=lambda: LRU(4096))
+    teams: LRU = field(default_factory=lambda: LRU(1024))
 
 
 async def load_tree(client: InstallationClient, repo: str, sha: str, caches: Caches) -> Tree:
@@ -199,6 +203,13 @@ class GitHubSnapshot:
         self.lazy_reads += 1
         future = asyncio.run_coroutine_threadsafe(self._fetch(entry.sha), self.loop)
         return future.result(timeout=READ_TIMEOUT_SECONDS)
+
+    async def fetch(self, path: str) -> bytes | None:
+        """What `read(path)` returns, awaited on the loop (for callers that must not block it)."""
+        entry = self.tree.entries.get(path)
+        if entry is None or (entry.size or 0) > READ_MAX_BYTES:
+            return None
+        return await self._fetch(entry.sha)
 
     async def prefetch(self, paths: Iterable[str] | None = None) -> int:
         """Fetch the blobs of `paths` (default: `wanted_paths`) not cached yet; how many fetched."""

@@ -15,6 +15,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _HANDLE = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?$")
 _EMAIL = re.compile(r"^[^@\s`<>]+@[^@\s`<>]+\.[^@\s`<>]+$")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 ZWSP = "&#8203;"  # a zero-width space, as an entity so it survives markdown
 
 
@@ -37,6 +38,24 @@ def code(value: object, *, in_table: bool = False) -> str:
     fence = "`" * (longest + 1)
     pad = " " if s.startswith("`") or s.endswith("`") or (s.startswith(" ") and s.strip()) else ""
     return f"{fence}{pad}{s}{pad}{fence}" if s else "` `"
+
+
+def prose(value: object) -> str:
+    """A message or fix as inert markdown that keeps its `code spans` (each re-fenced by `code`,
+    so nothing inside one can end it) and escapes everything else with `text`."""
+    s = str(value)
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(s):
+        out += [text(s[last : match.start()]), code(match.group(1))]
+        last = match.end()
+    out.append(text(s[last:]))
+    return "".join(out)
+
+
+def fence(block: str) -> str:
+    """A code fence longer than any backtick run in `block`, so no line of it can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", block)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def is_handle(owner: str) -> bool:

@@ -22,6 +22,13 @@ from ghapp.core.policy.policy import Waiver
 from ghapp.store.schema import audit_log, memory
 
 a = audit_log.c
+_MAX_INT = 2**31 - 1  # the `pr` column
+
+
+def _fit(text: str, limit: int | None = None) -> str:
+    """`text` without NUL (PostgreSQL text cannot hold it), cut to `limit` characters."""
+    text = text.replace("\x00", "\ufffd")
+    return text if limit is None else text[:limit]
 
 
 def _timestamp(moment: datetime) -> float:
@@ -36,18 +43,20 @@ class DurableAuditLog:
 
     def record(self, entry: AuditEntry) -> None:
         """Append one entry (committed before returning)."""
+        # Commenters write these fields: store a safe form of anything the columns cannot hold.
+        pr = entry.pr if entry.pr is not None and 0 < entry.pr <= _MAX_INT else None
         with self.engine.begin() as conn:
             conn.execute(
                 audit_log.insert().values(
                     at=_timestamp(entry.at),
-                    actor=entry.actor,
-                    repository=entry.repository,
-                    pr=entry.pr,
-                    command=entry.command,
+                    actor=_fit(entry.actor, 200),
+                    repository=_fit(entry.repository, 300),
+                    pr=pr,
+                    command=_fit(entry.command, 100),
                     arguments=json.dumps(list(entry.arguments)),
                     outcome=entry.outcome,
-                    detail=entry.detail,
-                    source=entry.source,
+                    detail=_fit(entry.detail),
+                    source=_fit(entry.source, 200),
                     data=json.dumps(dict(entry.data), default=str),
                 )
             )

@@ -1,6 +1,8 @@
 """`ghapp worker`, `ghapp deliveries [list|retry ID]`, `ghapp reconcile`, `ghapp audit`.
 
-The database comes from `--database-url`, else from the app's settings (DATABASE_URL).
+The database comes from `--database-url`, else DATABASE_URL (environment, then ./.env).
+`deliveries` and `audit` need nothing else: an operator can run them without the app's secrets.
+`worker` and `reconcile` talk to GitHub and read the app's whole configuration.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument(
         "--reconcile-interval", type=float, help="also run the reconciliation pass every N seconds"
     )
+    from ghapp.app.cli import add_evaluation_options
+
+    add_evaluation_options(worker)
     worker.set_defaults(run=run_worker)
 
     deliveries = subparsers.add_parser("deliveries", help="list deliveries, requeue dead letters")
@@ -67,7 +72,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _database_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help="default: DATABASE_URL from the app's settings")
+    parser.add_argument("--database-url", help="default: DATABASE_URL (environment or .env)")
 
 
 def _datetime(text: str) -> datetime:
@@ -84,30 +89,54 @@ def _settings() -> Any:
     return load_settings()
 
 
-def _store(args: argparse.Namespace, **options: Any) -> Any:
-    from ghapp.store.db import StoreError
+def _operator_database_url(given: str | None = None) -> str:
+    """`given`, else DATABASE_URL alone, with logging set up from LOG_LEVEL/LOG_FORMAT: no app
+    secrets needed."""
+    from ghapp.logs import configure_logging
+    from ghapp.masking import url_secrets
+    from ghapp.settings import (
+        SettingsError,
+        database_url_from_env,
+        load_env_file,
+        log_options_from_env,
+    )
+
+    load_env_file()
+    try:
+        url = given or database_url_from_env()
+        level, log_format = log_options_from_env()
+    except SettingsError as exc:
+        raise GhappError(str(exc)) from None
+    configure_logging(level, log_format or "json", secrets=url_secrets(url))
+    return url
+
+
+def _store(args: argparse.Namespace, url: str | None = None, **options: Any) -> Any:
+    from ghapp.app.cli import database_error
     from ghapp.store.service import Store
 
-    url = args.database_url or _settings().database_url
+    url = url or _operator_database_url(args.database_url)
     try:
         return Store.open(url, **options)
-    except StoreError as exc:
-        raise GhappError(str(exc)) from None
-    except Exception as exc:  # unreachable database, bad credentials, ...
-        raise GhappError(f"cannot open the database: {exc}") from None
+    except Exception as exc:  # bad URL, unreachable database, bad credentials, ...
+        raise GhappError(database_error(url, exc)) from None
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from ghapp.app.cli import build_processor
-    from ghapp.store.logging import configure_json_logging
+    from ghapp.app.cli import build_processor, evaluation_sandbox
     from ghapp.store.reconcile import reconcile_forever
     from ghapp.store.worker import run_workers
 
     settings = _settings()
-    configure_json_logging(settings.log_level if settings.log_level != "trace" else "DEBUG")
-    store = _store(args, max_attempts=args.max_attempts, lease_seconds=args.lease_seconds)
-    processor = build_processor(settings, audit=store.audit, memory=store.memory)
+    store = _store(
+        args,
+        args.database_url or settings.database_url,
+        max_attempts=args.max_attempts,
+        lease_seconds=args.lease_seconds,
+    )
     concurrency = args.concurrency or settings.workers
+    sandbox = evaluation_sandbox(args, concurrency)
+    processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -136,11 +165,16 @@ def run_worker(args: argparse.Namespace) -> int:
             )
         await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        sandbox.close()
     return 0
 
 
 def run_deliveries(args: argparse.Namespace) -> int:
+    from ghapp.masking import mask
+
     store = _store(args)
     if args.action == "retry":
         if not store.queue.retry(args.delivery_id):
@@ -150,12 +184,13 @@ def run_deliveries(args: argparse.Namespace) -> int:
     status = None if args.status == "all" else args.status
     records = store.queue.list(status=status, limit=args.limit)
     if args.format == "json":
-        print(json.dumps([vars(r) for r in records], indent=2))
+        # last_error quotes whatever failed, URLs included: masked like every log line.
+        print(mask(json.dumps([vars(r) for r in records], indent=2)))
         return 0
     for r in records:
         received = datetime.fromtimestamp(r.received_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = f"{r.event}.{r.action}" if r.action else r.event
-        error = f"  {r.last_error.splitlines()[0][:80]}" if r.last_error else ""
+        error = f"  {mask(r.last_error).splitlines()[0][:80]}" if r.last_error else ""
         print(
             f"{r.delivery_id}  {received}  {r.status:<10} {r.attempts:>2}  {event}  "
             f"{r.repository or '-'}{error}"
@@ -171,7 +206,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from ghapp.store.reconcile import instrument, reconcile
 
     settings = _settings()
-    store = _store(args)
+    store = _store(args, args.database_url or settings.database_url)
     since = datetime.now(UTC) - timedelta(hours=args.lookback_hours)
 
     async def main() -> dict[str, Any]:

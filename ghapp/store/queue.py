@@ -10,7 +10,8 @@ with an expired lease (its worker died). PostgreSQL skips rows other claimers ho
 (`FOR UPDATE SKIP LOCKED`); SQLite serialises claimers with `BEGIN IMMEDIATE`. The claim sets a
 lease that the worker renews (`heartbeat`) while the job runs; `complete`, `fail` and `release`
 only act while the caller still holds the lease, so a worker that lost it cannot undo the work of
-the one that took over.
+the one that took over. Workers `reclaim` at once the leases of workers known to be dead (same
+machine, process gone: ghapp.store.liveness), so a restart after a crash does not wait for them.
 
 Pull-request evaluations carry a coalescing key ("owner/name#123") and GitHub's time of that PR
 state. A claim of such a job takes the newest eligible job of its key instead and marks the older
@@ -19,7 +20,8 @@ PR at a time), and it skips a job older than the newest head already evaluated f
 (`ghapp_pr_heads`), so a late, older event can never overwrite a newer result.
 
 A failure is retried with exponential backoff and jitter (or the delay the error asked for);
-after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it.
+after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it. A failure
+that no retry can fix (the payload's shape) is dead-lettered at its first attempt.
 """
 
 from __future__ import annotations
@@ -380,10 +382,13 @@ class Queue:
             },
         )
 
-    def fail(self, job: Job, error: str, delay: float | None = None) -> str | None:
-        """Retry later (backoff, or `delay`) or dead-letter; the new status, None if lease lost."""
+    def fail(
+        self, job: Job, error: str, delay: float | None = None, *, permanent: bool = False
+    ) -> str | None:
+        """Retry later (backoff, or `delay`) or dead-letter (after the last attempt, or at once
+        when `permanent`); the new status, None if the lease was lost."""
         now = self.clock()
-        if job.attempts >= self.retry_policy.max_attempts:
+        if permanent or job.attempts >= self.retry_policy.max_attempts:
             status, available = DEAD, now
         else:
             wait = delay if delay is not None else self.retry_policy.backoff(job.attempts, self.rng)
@@ -393,11 +398,32 @@ class Queue:
             p_new_status=status,
             p_available=available,
             p_finished=now if status == DEAD else None,
-            p_error=error[:4000],
+            p_error=error[:4000].replace("\x00", "\ufffd"),  # PostgreSQL text holds no NUL
         )
         with self._worker_engine.begin() as conn:
             result = conn.execute(_FAIL, params)
         return status if result.rowcount == 1 else None
+
+    def reclaim(self, is_dead: Callable[[str], bool]) -> int:
+        """Expire now the leases whose owner `is_dead` (ghapp.store.liveness), so their jobs are
+        claimed at once instead of when the lease runs out; how many jobs were freed."""
+        now = self.clock()
+        with self._worker_engine.begin() as conn:
+            owners = conn.execute(
+                select(d.lease_owner)
+                .where(d.status == RUNNING, d.lease_expires_at >= now, d.lease_owner.is_not(None))
+                .distinct()
+            ).scalars()
+            dead = [owner for owner in owners if is_dead(owner)]
+            freed = 0
+            for owner in dead:
+                result = conn.execute(
+                    update(deliveries)
+                    .where(d.status == RUNNING, d.lease_owner == owner)
+                    .values(lease_expires_at=now - 1)
+                )
+                freed += result.rowcount
+        return freed
 
     def release(self, job: Job) -> bool:
         """Give a job back unfinished (shutdown): due now, the attempt not counted."""

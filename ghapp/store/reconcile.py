@@ -28,6 +28,7 @@ import httpx
 import jwt
 
 from ghapp.app.delivery import Delivery
+from ghapp.logs import log_json
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Queue
 
@@ -200,7 +201,7 @@ async def reconcile(
             installations = []
         for installation in installations:
             await _recheck_installation(client, app_token, installation, queue, check_name, report)
-    logger.info("reconcile pass: %s", json.dumps(report.to_json()))
+    log_json(logger, logging.INFO, "reconcile pass", **report.to_json())
     return report
 
 

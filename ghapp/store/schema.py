@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ghapp.app.webhooks import MAX_KEY, MAX_NAME, MAX_REPOSITORY, MAX_SHA
+
 metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid).
@@ -39,11 +41,12 @@ deliveries = Table(
     "ghapp_deliveries",
     metadata,
     Column("seq", _BigId, primary_key=True, autoincrement=True),
-    Column("delivery_id", String(100), nullable=False, unique=True),
-    Column("event", String(100), nullable=False),
-    Column("action", String(100)),
+    # Intake refuses or leaves out what does not fit (ghapp.app.webhooks.parse_delivery).
+    Column("delivery_id", String(MAX_NAME), nullable=False, unique=True),
+    Column("event", String(MAX_NAME), nullable=False),
+    Column("action", String(MAX_NAME)),
     Column("installation_id", BigInteger),
-    Column("repository", String(300)),
+    Column("repository", String(MAX_REPOSITORY)),
     Column("payload", LargeBinary, nullable=False),
     Column("received_at", Float(53), nullable=False),
     # Job state: one row per delivery is both the durable record and the queue entry.
@@ -56,8 +59,8 @@ deliveries = Table(
     Column("finished_at", Float(53)),
     # Coalescing: "owner/name#123" for pull-request evaluations, with the head it evaluates and
     # GitHub's time of that state (pull_request.updated_at) to order events of one PR.
-    Column("coalesce_key", String(320)),
-    Column("head_sha", String(64)),
+    Column("coalesce_key", String(MAX_KEY)),
+    Column("head_sha", String(MAX_SHA)),
     Column("event_at", Float(53)),
     Index("ix_ghapp_deliveries_claim", "status", "seq"),
     Index("ix_ghapp_deliveries_key", "coalesce_key", "status"),
@@ -66,11 +69,11 @@ deliveries = Table(
 pr_heads = Table(
     "ghapp_pr_heads",
     metadata,
-    Column("coalesce_key", String(320), primary_key=True),
-    Column("head_sha", String(64), nullable=False),
+    Column("coalesce_key", String(MAX_KEY), primary_key=True),
+    Column("head_sha", String(MAX_SHA), nullable=False),
     Column("event_at", Float(53), nullable=False),
     Column("evaluated_at", Float(53), nullable=False),
-    Column("delivery_id", String(100), nullable=False),
+    Column("delivery_id", String(MAX_NAME), nullable=False),
 )
 
 audit_log = Table(

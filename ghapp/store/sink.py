@@ -21,7 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
+
 from ghapp.app.delivery import Delivery
+from ghapp.app.webhooks import WebhookError
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Queue
 
@@ -31,6 +34,13 @@ _MAX_BATCH = 1000
 # larger checkpoints disturb fewer intake commits.
 _CHECKPOINT_BYTES = 16 * 1024 * 1024
 _Waiter = tuple[Delivery, asyncio.Future[bool]]
+
+
+class Unstorable(WebhookError):
+    """The database refused this delivery's values themselves: storing it again would fail the
+    same way, so intake answers 4xx (not 503, which would have GitHub redeliver it forever)."""
+
+    status = 422
 
 
 class DurableSink:
@@ -158,6 +168,8 @@ class DurableSink:
     def _commit(self, batch: list[Delivery]) -> list[bool | Exception]:
         try:
             return list(self.queue.enqueue_many(batch, defer_checkpoint=self._defer_checkpoint))
+        except (DataError, OverflowError):
+            pass  # some delivery's values cannot be stored: find which, one commit each
         except Exception:
             if len(batch) == 1:
                 raise
@@ -166,6 +178,9 @@ class DurableSink:
         for delivery in batch:
             try:
                 results.append(self.queue.enqueue(delivery))
+            except (DataError, OverflowError) as exc:  # its values, not the database's state
+                logger.warning("delivery %r cannot be stored: %s", delivery.id, exc)
+                results.append(Unstorable(f"the delivery cannot be stored: {type(exc).__name__}"))
             except Exception as exc:
                 results.append(exc)
         return results

@@ -3,7 +3,8 @@
 A worker is an asyncio task; database calls run in threads. The processor is
 `ghapp.app.processor.Processor` (duck-typed here: `process(delivery)`, async or not). An
 exception with a numeric `delay` attribute (RetryableError) is retried after that many seconds;
-any other exception is retried with backoff, and dead-lettered after the last attempt.
+one with a true `permanent` attribute (PermanentFailure) is dead-lettered at once; any other
+exception is retried with backoff, and dead-lettered after the last attempt.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
-import socket
 import time
-import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ghapp.app.delivery import Delivery
-from ghapp.store.logging import bind_delivery
+from ghapp.logs import bind_delivery
+from ghapp.store.liveness import is_dead, lease_owner
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Job, Queue
 from ghapp.store.schema import DEAD
@@ -34,8 +34,9 @@ class Processor(Protocol):
 
 
 def new_worker_id(index: int = 0) -> str:
-    """A lease owner name unique across hosts, processes and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{index}:{uuid.uuid4().hex[:8]}"
+    """A lease owner name unique across hosts, processes and restarts, that tells a later
+    worker on the same machine whether its process died (ghapp.store.liveness)."""
+    return lease_owner(index)
 
 
 class Worker:
@@ -116,7 +117,10 @@ class Worker:
             except Exception as exc:
                 delay = getattr(exc, "delay", None)
                 delay = float(delay) if isinstance(delay, int | float) else None
-                status = await asyncio.to_thread(self.queue.fail, job, _describe(exc), delay)
+                permanent = getattr(exc, "permanent", False) is True
+                status = await asyncio.to_thread(
+                    self.queue.fail, job, _describe(exc), delay, permanent=permanent
+                )
                 outcome = (
                     "lost_lease" if status is None else ("dead" if status == DEAD else "retry")
                 )
@@ -165,8 +169,12 @@ async def run_workers(
     poll_interval: float = 0.5,
     wake: asyncio.Event | None = None,
     batch: int = 1,
+    dead: Callable[[str], bool] = is_dead,
 ) -> None:
-    """Run `concurrency` workers, each claiming up to `batch` jobs at a time, until `stop`."""
+    """Run `concurrency` workers, each claiming up to `batch` jobs at a time, until `stop`.
+
+    First, and then every half lease, the leases of workers `dead` says died are freed, so their
+    jobs run again now rather than when the lease expires."""
     stop = stop or asyncio.Event()
     workers = [
         Worker(
@@ -181,4 +189,27 @@ async def run_workers(
         for index in range(concurrency)
     ]
     logger.info("starting %d workers", concurrency)
-    await asyncio.gather(*(worker.run(stop) for worker in workers))
+    await _reclaim(queue, dead)
+    reaper = asyncio.create_task(_reclaim_forever(queue, dead, stop))
+    try:
+        await asyncio.gather(*(worker.run(stop) for worker in workers))
+    finally:
+        reaper.cancel()
+
+
+async def _reclaim(queue: Queue, dead: Callable[[str], bool]) -> None:
+    try:
+        freed = await asyncio.to_thread(queue.reclaim, dead)
+    except Exception as exc:  # the database is away: the workers will say so too
+        logger.warning("could not reclaim leases of dead workers: %r", exc)
+        return
+    if freed:
+        logger.warning("reclaimed %d job(s) whose worker died on this machine", freed)
+
+
+async def _reclaim_forever(queue: Queue, dead: Callable[[str], bool], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(1.0, queue.lease_seconds / 2))
+        if not stop.is_set():
+            await _reclaim(queue, dead)

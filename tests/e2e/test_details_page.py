@@ -23,6 +23,7 @@ from tests.fakegithub.harness import (
     wait_for,
     wait_quiet,
 )
+from tests.markdown import github_html
 
 if TYPE_CHECKING:
     from conftest import RunningApp, Scenario
@@ -161,12 +162,7 @@ a { color: #0969da; } li { margin: 4px 0; }
 def render_summary(page: Any, run: dict[str, Any]) -> None:
     """The check run's summary as GitHub shows it: cmark-gfm (GitHub's own markdown), with
     raw HTML allowed as GitHub allows <details> (the summary escapes all PR text itself)."""
-    cmarkgfm = pytest.importorskip("cmarkgfm")
-    from cmarkgfm.cmark import Options
-
-    body = cmarkgfm.github_flavored_markdown_to_html(
-        run["output"]["summary"], options=Options.CMARK_OPT_UNSAFE
-    )
+    body = github_html(run["output"]["summary"])
     title = html.escape(run["output"]["title"])
     page.set_viewport_size({"width": 1000, "height": 900})
     page.set_content(

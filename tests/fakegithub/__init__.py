@@ -6,7 +6,12 @@ serves it as a starlette app; request bodies are validated against GitHub's publ
 schemas (schemas.py). harness.py starts servers, signs webhooks and waits for conditions.
 """
 
-from . import oauth  # registers the user-token API routes  # noqa: F401
+from . import (
+    history,  # noqa: F401  (registers the commits, org teams and team members routes)
+    manifests,  # noqa: F401  (registers the App-manifest flow's routes)
+    oauth,  # registers the user-token API routes  # noqa: F401
+)
+from .history import add_authored_commit
 from .oauth import create_fake_web_app, sign_in_as
 from .schemas import SchemaBook, Violation
 from .server import create_fake_app
@@ -18,6 +23,7 @@ __all__ = [
     "PullRequest",
     "SchemaBook",
     "Violation",
+    "add_authored_commit",
     "create_fake_app",
     "create_fake_web_app",
     "sign_in_as",

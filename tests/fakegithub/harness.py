@@ -111,13 +111,20 @@ def ghapp_command(repo_root: Path) -> list[str]:
 class AppProcess:
     """`ghapp serve` as a subprocess on loopback, its output captured in a log file."""
 
-    def __init__(self, repo_root: Path, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        repo_root: Path,
+        env: dict[str, str],
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        cwd: Path | None = None,
+    ) -> None:
         self.port = int(env["PORT"])
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.log_path = log_path
-        self._command = ghapp_command(repo_root)
+        self._command = [*ghapp_command(repo_root), *args]  # args: `ghapp serve` options
         self._env = {**os.environ, "PYTHONPATH": str(repo_root), **env}
-        self._cwd = repo_root
+        self._cwd = cwd or repo_root  # where `ghapp serve` looks for a .env
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -149,6 +156,12 @@ class AppProcess:
     def log(self) -> str:
         """What the server printed so far (for failure messages)."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """`kill -9`: no shutdown at all, leases and half-done work stay as they are."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:

@@ -67,15 +67,20 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], tuple[int, Any]]
-ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = []  # method, path, handler, needs JWT
+# method, path, handler, auth: "token" (installation), "jwt" (the app) or "none" (public: GitHub's
+# web forms and the unauthenticated API calls; the body reaches the handler raw when not JSON).
+ROUTES: list[tuple[str, re.Pattern[str], Handler, str]] = []
 
 
-def route(method: str, template: str, jwt_auth: bool = False) -> Callable[[Handler], Handler]:
+def route(
+    method: str, template: str, jwt_auth: bool = False, public: bool = False
+) -> Callable[[Handler], Handler]:
     regex = template.replace("{path}", "(?P<path>.+)").replace("{ref}", "(?P<ref>.+)")
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+    auth = "jwt" if jwt_auth else "none" if public else "token"
 
     def register(handler: Handler) -> Handler:
-        ROUTES.append((method, re.compile(f"^{regex}$"), handler, jwt_auth))
+        ROUTES.append((method, re.compile(f"^{regex}$"), handler, auth))
         return handler
 
     return register
@@ -118,7 +123,7 @@ def _dispatch(fake: FakeGitHub, request: Request, call: Call, query: dict[str, s
     if found is None:
         call.unknown = True
         return _error(404, "Not Found")
-    handler, jwt_auth, match = found
+    handler, auth, match = found
     base = f"{request.url.scheme}://{request.url.netloc}"
     ctx = Ctx(
         fake,
@@ -131,9 +136,10 @@ def _dispatch(fake: FakeGitHub, request: Request, call: Call, query: dict[str, s
         {k.lower(): v for k, v in request.headers.items()},
     )
     try:
-        _authenticate(ctx, jwt_auth)
-        if isinstance(call.body, str):
-            raise HttpError(400, "Problems parsing JSON")
+        if auth != "none":
+            _authenticate(ctx, auth == "jwt")
+            if isinstance(call.body, str):
+                raise HttpError(400, "Problems parsing JSON")
         violations = fake.schemas.validate(call.method, call.path, call.body)
         if violations:
             fake.schema_violations.extend(violations)
@@ -145,17 +151,19 @@ def _dispatch(fake: FakeGitHub, request: Request, call: Call, query: dict[str, s
         status, payload = handler(ctx)
     except HttpError as exc:
         return _error(exc.status, exc.message, exc.errors)
+    if isinstance(payload, Response):  # a web page or a redirect, not an API answer
+        return payload
     if status == 304:
         return Response(status_code=304, headers=ctx.out_headers)
     headers = {**_rate_headers(fake, ctx.installation), **ctx.out_headers}
     return JSONResponse(payload, status, headers=headers)
 
 
-def _route_for(method: str, path: str) -> tuple[Handler, bool, re.Match[str]] | None:
-    for route_method, pattern, handler, jwt_auth in ROUTES:
+def _route_for(method: str, path: str) -> tuple[Handler, str, re.Match[str]] | None:
+    for route_method, pattern, handler, auth in ROUTES:
         match = pattern.match(path)
         if route_method == method and match:
-            return handler, jwt_auth, match
+            return handler, auth, match
     return None
 
 

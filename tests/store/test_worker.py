@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ghapp.app.delivery import Delivery
-from ghapp.store.logging import JsonFormatter, capture_context
+from ghapp.logs import JsonFormatter, capture_context
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Queue, RetryPolicy
 from ghapp.store.worker import Worker, run_workers

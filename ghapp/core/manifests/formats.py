@@ -13,7 +13,7 @@ from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Finding, Service
-from ghapp.core.snapshot import Snapshot, content_id, digest, read_bounded
+from ghapp.core.snapshot import Snapshot, digest, read_bounded, unread_id
 from ghapp.core.yamlnodes import (
     MAX_YAML_BYTES,
     LineDict,
@@ -75,7 +75,7 @@ def read_manifest(
     data, why = read_bounded(snapshot, path, MAX_YAML_BYTES)
     if data is None:
         message = f"manifest not read: {why}"
-        subject = f"unread {content_id(snapshot, path)}"  # a changed file is a new finding
+        subject = f"unread {unread_id(snapshot, path)}"  # a changed file is a new finding
         reader.problem("manifest/invalid-yaml", message, None, subject)
         return []
     text = data.decode("utf-8", errors="replace")

@@ -17,13 +17,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from ghapp.core.context import Context
 from ghapp.core.globs import any_glob
 from ghapp.core.model import Finding
+from ghapp.core.ownership.claim import ClaimRefused, claim_patterns, target_pattern
 from ghapp.core.ownership.codeowners import (
+    LOCATIONS,
     CodeOwners,
     OwnerRule,
     find_codeowners,
     parse_lines,
     rule_matches,
 )
+from ghapp.core.ownership.placement import PLACEHOLDER_OWNER, place_line
 
 AGGREGATE_ABOVE = 25  # whole-repo runs: more unowned files than this are grouped per top directory
 _EXAMPLES = 3
@@ -137,7 +140,11 @@ def _dead_rules(
     paths: Sequence[str],
     already: set[int],
 ) -> Iterator[Finding]:
-    usage = co.rule_usage(paths)
+    # The base of a change usually has the same rules and files: one pass serves both.
+    key = ("rule usage", co.rules, tuple(paths))
+    usage = ctx.memo.get(key)
+    if usage is None:
+        usage = ctx.memo[key] = co.rule_usage(paths)
     detailed = 0  # explanations scan every path once per rule: only for the first few
     for index, rule in enumerate(co.rules):
         if rule.line in already or index in usage.decided:
@@ -202,22 +209,35 @@ def _unowned(
         if m is None or not m.owners
     ]
     if ctx.changed is None and len(unowned) > AGGREGATE_ABOVE:
-        yield from _unowned_by_directory(ctx, path, [p for p, _ in unowned])
+        deliberate = {p for p, m in unowned if m is not None}
+        yield from _unowned_by_directory(ctx, path, [p for p, _ in unowned], deliberate, paths)
         return
+    where = path or LOCATIONS[0]
     for file, match in unowned:
-        why = (
-            f"line {match.line} (`{match.pattern}`) lists no owners"
-            if match
-            else "no line matches it"
-        )
         # On the file itself (not CODEOWNERS): waivers and `ignore` globs name such paths, and
         # in a pull request the file is what changed.
+        if match is not None:  # the winning line lists no owners: unowned on purpose
+            line = f"/{file} @org/team"
+            yield ctx.finding(
+                "codeowners/unowned-file",
+                f"`{file}` has no code owner: line {match.line} (`{match.pattern}`) lists no "
+                "owners, so it is deliberately unowned",
+                path=file,
+                subject=file,
+                fix=f"If that is intended, waive this finding; to give `{file}` an owner anyway, "
+                f"add `{line}` to {where} after line {match.line}, which changes only this file.",
+            )
+            continue
+        try:  # a line for this file alone wins wherever it goes: at the end is simplest
+            fix = f"Add `{target_pattern(file, False)} {PLACEHOLDER_OWNER}` at the end of {where}."
+        except ClaimRefused as exc:
+            fix = f"Own its directory in {where} instead: {exc}."
         yield ctx.finding(
             "codeowners/unowned-file",
-            f"`{file}` has no code owner: {why}",
+            f"`{file}` has no code owner: no line matches it",
             path=file,
             subject=file,
-            fix=f"Add a CODEOWNERS line covering it, e.g. `/{file} @org/team`.",
+            fix=fix,
         )
 
 
@@ -225,19 +245,64 @@ def _files(n: int) -> str:
     return "1 file" if n == 1 else f"{n} files"
 
 
-def _unowned_by_directory(ctx: Context, path: str | None, files: list[str]) -> Iterator[Finding]:
+def _unowned_by_directory(
+    ctx: Context,
+    path: str | None,
+    files: list[str],
+    deliberate: set[str],
+    paths: Sequence[str],
+) -> Iterator[Finding]:
     groups: dict[str, list[str]] = {}
     for file in files:
         top, sep, _ = file.partition("/")
         groups.setdefault(f"{top}/" if sep else "/", []).append(file)
+    located = find_codeowners(ctx.snapshot)
+    text = located.text if located is not None else None
     for top, members in sorted(groups.items()):
         where = "in the repository root" if top == "/" else f"under `{top}`"
         examples = ", ".join(f"`{m}`" for m in members[:_EXAMPLES])
-        pattern = "/*" if top == "/" else f"/{top}"
+        claimable = [m for m in members if m not in deliberate]
+        on_purpose = len(members) - len(claimable)
+        fix = _directory_fix(text, path or LOCATIONS[0], top, claimable, paths) if claimable else ""
+        if on_purpose:
+            fix += (
+                f" Left as they are: {_files(on_purpose)} deliberately unowned (the line that"
+                " decides lists no owners)."
+            )
         yield ctx.finding(
             "codeowners/unowned-file",
             f"{_files(len(members))} {where} without a code owner (e.g. {examples})",
             path=path,
             subject=top,
-            fix=f"Add a CODEOWNERS line such as `{pattern} @org/team`.",
+            fix=fix.strip(),
         )
+
+
+def _directory_fix(
+    text: str | None, where: str, top: str, members: list[str], paths: Sequence[str]
+) -> str:
+    """One line for the directory, placed where last-match-wins gives it exactly these files
+    (before lines that own, or deliberately unown, other files below it); else one line per
+    part that holds only these files, at the end."""
+    scope = (
+        [p for p in paths if "/" not in p]
+        if top == "/"
+        else [p for p in paths if p.startswith(top)]
+    )
+    pattern = "/*"
+    try:
+        pattern = "/*" if top == "/" else target_pattern(top, True)
+        placed = place_line(text, where, pattern, PLACEHOLDER_OWNER, members, scope)
+        return placed.instruction() + "."
+    except ClaimRefused:
+        pass
+    try:
+        parts = claim_patterns(members, scope)
+    except ClaimRefused as exc:
+        return f"Add a line per file to {where} ({exc})."
+    shown = ", ".join(f"`{p} {PLACEHOLDER_OWNER}`" for p in parts[:_EXAMPLES])
+    more = f" and {len(parts) - _EXAMPLES} more" if len(parts) > _EXAMPLES else ""
+    return (
+        f"Add {shown}{more} at the end of {where}: a single `{pattern}` line would also take "
+        "files it must not."
+    )

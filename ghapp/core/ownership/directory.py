@@ -6,6 +6,8 @@ Without one, owner existence is not checked (GitHub's `unknown-owner` needs a lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -19,9 +21,22 @@ class OwnerDirectory(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class People:
+    """Who is who, for ownership suggestions: commit emails to GitHub logins, and the members
+    of each team (`@org/team` -> logins). Emails and logins are lower-case."""
+
+    logins: Mapping[str, str] = field(default_factory=dict)
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def login_for(self, email: str) -> str | None:
+        return self.logins.get(email.lower())
+
+
 class StaticDirectory:
     """A directory from plain data: `{"users": [...], "teams": [...], "emails": [...],
-    "write": [...]}`; names with or without '@', compared case-insensitively like GitHub."""
+    "write": [...]}`; names with or without '@', compared case-insensitively like GitHub.
+    `logins` (email -> login) and `members` (team -> logins) add what suggestions need."""
 
     def __init__(
         self,
@@ -29,10 +44,19 @@ class StaticDirectory:
         teams: list[str] | tuple[str, ...] = (),
         emails: list[str] | tuple[str, ...] = (),
         write: list[str] | tuple[str, ...] | None = None,
+        logins: Mapping[str, str] | None = None,
+        members: Mapping[str, list[str] | tuple[str, ...]] | None = None,
     ) -> None:
         norm = _normalise
-        self._known = {norm(x) for x in (*users, *teams, *emails)}
+        by_email = {email.lower(): norm(login) for email, login in (logins or {}).items()}
+        team_members = {
+            _team(t): tuple(sorted({norm(m) for m in ms})) for t, ms in (members or {}).items()
+        }
+        known = (*users, *teams, *emails, *by_email, *by_email.values(), *team_members)
+        self._known = {norm(x) for x in known}
+        self._known |= {m for ms in team_members.values() for m in ms}
         self._write = None if write is None else {norm(x) for x in write}
+        self.people = People(by_email, team_members)
 
     def exists(self, owner: str) -> bool | None:
         return _normalise(owner) in self._known
@@ -45,3 +69,8 @@ class StaticDirectory:
 
 def _normalise(owner: str) -> str:
     return owner.lstrip("@").lower()
+
+
+def _team(name: str) -> str:
+    """A team as CODEOWNERS writes it: `@org/team` (given with or without the '@')."""
+    return "@" + name.strip().lstrip("@")

@@ -1,11 +1,13 @@
 """Security-scan coverage: which categories the workflows scan, on PRs, blocking; `scan/…` findings.
 
-A *site* is one recognised scan in one workflow (a step, one command of a `run:` script, or a
-remote reusable workflow call), reached from a top-level workflow with that workflow's triggers
-and the `if:` conditions of every job and step on the way (local reusable workflows are followed
-by `expand_steps`). A site runs on pull requests for some changed paths when a PR-type trigger
-fires for them and no condition is certainly false for that event; it is blocking when the tool
-fails on findings (inputs and shell considered) and no `continue-on-error` softens it.
+A *site* is one recognised scan in one workflow (a step, one command of a `run:` script, a
+command reached from one through `make`, a script or a composite action, or a remote reusable
+workflow call), reached from a top-level workflow with that workflow's triggers and the `if:`
+conditions of every job and step on the way (local reusable workflows are followed by
+`expand_steps`, the rest by ghapp.core.workflows.delegation). Its source is the line that
+scans. A site runs on pull requests for some changed paths when a PR-type trigger fires for them
+and no condition is certainly false for that event; it is blocking when the tool fails on
+findings (inputs and shell considered) and no `continue-on-error` softens it.
 `CategoryCoverage.blocking` is the best rung reached: when some site runs on PRs, whether one of
 *those* blocks (so "on PRs ✓, blocking ✓" means a PR can be stopped); otherwise whether any
 site blocks its own (push, schedule) run. Policy checks use the same reading.
@@ -13,7 +15,7 @@ site blocks its own (push, schedule) run. Policy checks use the same reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ghapp.core.context import Context
@@ -21,7 +23,7 @@ from ghapp.core.globs import any_glob
 from ghapp.core.manifests.services import service_of
 from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, ScanSite, Service, Source
 from ghapp.core.policy.policy import CoverageRequirement
-from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.workflows.delegation import Follower
 from ghapp.core.workflows.parsing import (
     MAX_EXPANDED_JOBS,
     Job,
@@ -31,9 +33,10 @@ from ghapp.core.workflows.parsing import (
     expand_steps,
     fires_for_pull_request,
     may_run,
+    script_line,
 )
 from ghapp.core.workflows.scanners import Detection, ScannerCatalog, compile_catalog
-from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+from ghapp.core.workflows.signals import find_signals
 
 LABELS = {
     "sast": "SAST",
@@ -57,6 +60,7 @@ class Site:
     blocking: bool
     why_not_blocking: str | None = None
     soft_by_default: bool = False
+    via: tuple[Source, ...] = ()  # the workflow step, Makefile and script lines that lead here
     job: str | None = None
     step: str | None = None
 
@@ -105,6 +109,7 @@ class Site:
 def find_sites(ctx: Context) -> tuple[Site, ...]:
     """Every recognised scan in the snapshot's workflows."""
     scanners = compile_catalog(ctx.catalog.tools)
+    follower = Follower(ctx.snapshot, scanners)
     workflows = ctx.workflows
     by_path = {w.path: w for w in workflows}
     sites: list[Site] = []
@@ -113,7 +118,12 @@ def find_sites(ctx: Context) -> tuple[Site, ...]:
         if wf.error is not None:
             continue
         for use in expand_steps(wf, by_path, budget=budget):
-            for det in scanners.match_step(use.step):
+            found = scanners.match_step(
+                use.step, follow=follower.hook(), cwd=_working_directory(use)
+            )
+            if use.step.uses and use.step.uses.startswith("./"):
+                found.extend(follower.action(use.step.uses))
+            for det in found:
                 if det.categories:  # recognised tools that cover no category (zizmor)
                     sites.append(_step_site(wf, use, det))
         sites.extend(_call_sites(wf, scanners))
@@ -202,12 +212,15 @@ def _judge(
     on_pr = [s for s in mine if s.on_pull_request(scoped)] if need_pr else mine
     if not on_pr:
         site = mine[0]
+        # the trigger or `if:` to change is in the workflow: point at its step, name the scan
+        step = site.via[0] if site.via else site.source
+        runs = f"; {site.tool} runs at {site.source.path}:{site.source.line}" if site.via else ""
         return ctx.finding(
             "scan/not-on-pull-request",
             f"{who} requires {label} scanning ({bar}): configured ✓ ({tools}), on pull requests "
-            f"✗ ({site.why_not_on_pull_request(scoped)})",
-            path=site.source.path,
-            line=site.source.line,
+            f"✗ ({site.why_not_on_pull_request(scoped)}{runs})",
+            path=step.path,
+            line=step.line,
             subject=subject,
             service=service.name if service else None,
             fix=f"Run the {site.tool} step on `pull_request` (add the trigger, widen its paths "
@@ -304,20 +317,39 @@ def _step_site(top: Workflow, use: StepUse, det: Detection) -> Site:
     soft = _continue_on_error(step.continue_on_error, step.line, "step")
     for job in use.jobs:
         soft = soft or _continue_on_error(job.continue_on_error, job.line, f"job `{job.id}`")
-    line = step.uses_line if step.uses else _run_line(use.workflow, step.run_line, det.line_offset)
+    line = step.uses_line or script_line(use.workflow.lines, step.run_line, det.line_offset)
+    here = Source(use.workflow.path, line or step.line)
+    source = here
+    via: tuple[Source, ...] = ()
+    if det.path is not None:  # found through make or a script: credit the line that scans
+        source = Source(det.path, det.line)
+        via = (here, *(Source(p, n) for p, n in det.via))
+        if why is not None:
+            path, number = det.why_at or (here.path, here.line)
+            why = f"{why} ({path}:{number})"
     return Site(
         tool=det.tool,
         categories=det.categories,
-        source=Source(use.workflow.path, line or step.line),
+        source=source,
         workflow=top.path,
         triggers=top.triggers,
         conditions=_conditions(use.jobs, step.if_, step.line),
         blocking=det.blocking and soft is None,
         why_not_blocking=why if not det.blocking else soft,
         soft_by_default=det.soft_by_default,
+        via=via,
         job=use.jobs[-1].id if use.jobs else None,
         step=step.label,
     )
+
+
+def _working_directory(use: StepUse) -> str:
+    """The step's `working-directory` (or its job's default), repository-relative."""
+    raw = use.step.working_directory or use.jobs[-1].working_directory or ""
+    if "${{" in raw or raw.startswith(("/", "$")):
+        return ""
+    parts = [p for p in raw.split("/") if p and p != "."]
+    return "/".join(parts)
 
 
 def _call_sites(wf: Workflow, scanners: ScannerCatalog) -> Iterator[Site]:
@@ -359,68 +391,5 @@ def _continue_on_error(value: str | None, line: int, where: str) -> str | None:
     return f"`continue-on-error: {value}` on the {where} (line {line})"
 
 
-def _run_line(wf: Workflow, run_line: int | None, offset: int) -> int | None:
-    """The file line of a command inside a `run:` block scalar (`|`); the key line otherwise."""
-    if run_line is None or not 0 < run_line <= len(wf.lines):
-        return run_line
-    after = wf.lines[run_line - 1].split("run:", 1)[-1].strip()
-    return run_line + 1 + offset if after.startswith("|") else run_line
-
-
 def _source_key(source: Source) -> tuple[str, int]:
     return (source.path, source.line or 0)
-
-
-# Repository files that show intent (scheduled updates, local hooks, server-side analysis); they
-# are reported as signals, never as PR-blocking scans.
-_SIGNAL_FILES: Mapping[str, tuple[str, ...]] = {
-    ".github/dependabot.yml": ("sca",), ".github/dependabot.yaml": ("sca",),
-    "renovate.json": ("sca",), "renovate.json5": ("sca",), ".renovaterc": ("sca",),
-    ".renovaterc.json": ("sca",), ".github/renovate.json": ("sca",),
-    ".github/renovate.json5": ("sca",), ".snyk": ("sca",), "osv-scanner.toml": ("sca",),
-    "sonar-project.properties": ("sast",), ".semgrep.yml": ("sast",),
-    ".github/codeql/codeql-config.yml": ("sast",), ".gitleaks.toml": ("secrets",),
-    ".secrets.baseline": ("secrets",), ".checkov.yml": ("iac",), ".checkov.yaml": ("iac",),
-    ".tfsec/config.yml": ("iac",), ".kics.yaml": ("iac",), "polaris.yaml": ("iac",),
-}  # fmt: skip
-_HOOK_WORDS: tuple[tuple[str, str], ...] = (
-    ("gitleaks", "secrets"), ("detect-secrets", "secrets"), ("trufflehog", "secrets"),
-    ("ggshield", "secrets"), ("secretlint", "secrets"), ("detect-private-key", "secrets"),
-    ("detect-aws-credentials", "secrets"), ("talisman", "secrets"), ("bandit", "sast"),
-    ("semgrep", "sast"), ("gosec", "sast"), ("checkov", "iac"), ("tfsec", "iac"),
-    ("terrascan", "iac"), ("kics", "iac"), ("hadolint", "iac"), ("trivy", "iac"),
-    ("pip-audit", "sca"), ("safety", "sca"), ("osv-scanner", "sca"),
-)  # fmt: skip
-PRE_COMMIT = ".pre-commit-config.yaml"
-
-
-def find_signals(snapshot: Snapshot) -> dict[str, tuple[Source, ...]]:
-    """Repository-level signals per category: config files and pre-commit scanner hooks."""
-    present = set(snapshot.paths())
-    out: dict[str, list[Source]] = {}
-    for path, categories in _SIGNAL_FILES.items():
-        if path in present:
-            for category in categories:
-                out.setdefault(category, []).append(Source(path, 1))
-    if PRE_COMMIT in present:
-        for category, line in _pre_commit_hooks(read_text(snapshot, PRE_COMMIT) or ""):
-            out.setdefault(category, []).append(Source(PRE_COMMIT, line))
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _pre_commit_hooks(text: str) -> Iterator[tuple[str, int]]:
-    try:
-        doc = load_document(text)
-    except YamlError:
-        return
-    repos = doc.get("repos") if isinstance(doc, LineDict) else None
-    for repo in repos if isinstance(repos, LineList) else ():
-        hooks = repo.get("hooks") if isinstance(repo, LineDict) else None
-        if not isinstance(hooks, LineList):
-            continue
-        for i, hook in enumerate(hooks):
-            hook_id = str(hook.get("id", "")).lower() if isinstance(hook, LineDict) else ""
-            for word, category in _HOOK_WORDS:
-                if word in hook_id:
-                    yield category, hooks.line_of(i)
-                    break

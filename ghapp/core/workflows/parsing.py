@@ -23,7 +23,7 @@ from typing import Any
 # `filter_matches` and `may_run` are re-exported: coverage, hygiene and the tests import them here.
 from ghapp.core.globs import compile_filters
 from ghapp.core.globs import filter_matches as filter_matches
-from ghapp.core.snapshot import Snapshot, content_id, digest, read_bounded
+from ghapp.core.snapshot import Snapshot, digest, read_bounded, unread_id
 from ghapp.core.workflows.expressions import may_run as may_run
 from ghapp.core.yamlnodes import (
     MAX_YAML_BYTES,
@@ -50,6 +50,8 @@ class Trigger:
     paths: tuple[str, ...] | None = None
     paths_ignore: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    workflows: tuple[str, ...] | None = None  # `workflow_run`: the workflows that trigger it
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,17 @@ class Step:
     continue_on_error: str | None = None
     with_: Mapping[str, str] = field(default_factory=dict)
     with_lines: Mapping[str, int] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_directory: str | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.uses or f"step {self.index + 1}"
+
+    @property
+    def action(self) -> str | None:
+        """The `uses:` name without its ref, lowercased (GitHub names are case-insensitive)."""
+        return self.uses.split("@", 1)[0].strip().lower() if self.uses else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class Job:
     permissions: Any = None
     permissions_line: int | None = None
     has_permissions: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_directory: str | None = None  # `defaults.run.working-directory`
 
 
 @dataclass(frozen=True)
@@ -107,9 +118,10 @@ class Workflow:
     permissions: Any = None
     permissions_line: int | None = None
     has_permissions: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     error_line: int | None = None
-    unread: str | None = None  # not read in full: what identifies its content (`content_id`)
+    unread: str | None = None  # not read in full: what identifies its content (`unread_id`)
 
     def trigger(self, event: str) -> Trigger | None:
         return next((t for t in self.triggers if t.event == event), None)
@@ -142,7 +154,7 @@ def load_workflows(snapshot: Snapshot) -> tuple[Workflow, ...]:
     for path in sorted(p for p in snapshot.paths() if is_workflow_path(p)):
         data, problem = read_bounded(snapshot, path, MAX_YAML_BYTES)
         if data is None:
-            out.append(Workflow(path, error=problem, unread=content_id(snapshot, path)))
+            out.append(Workflow(path, error=problem, unread=unread_id(snapshot, path)))
         else:
             out.append(parse_workflow(path, data.decode("utf-8", errors="replace")))
     return tuple(out)
@@ -177,6 +189,7 @@ def parse_workflow(path: str, text: str) -> Workflow:
         permissions=doc.get("permissions"),
         permissions_line=doc.line_of("permissions") if "permissions" in doc else None,
         has_permissions="permissions" in doc,
+        env=_inputs(doc.get("env"))[0],
     )
 
 
@@ -243,6 +256,8 @@ def _parse_triggers(on: Any, line: int) -> tuple[Trigger, ...]:
                 paths=_strings(spec.get("paths")),
                 paths_ignore=_strings(spec.get("paths-ignore")),
                 types=_strings(spec.get("types")),
+                tags=_strings(spec.get("tags")),
+                workflows=_strings(spec.get("workflows")),
             )
         )
     return tuple(out)
@@ -278,7 +293,14 @@ def _parse_job(job_id: str, raw: Any, line: int) -> Job:
         permissions=raw.get("permissions"),
         permissions_line=raw.line_of("permissions") if "permissions" in raw else None,
         has_permissions="permissions" in raw,
+        env=_inputs(raw.get("env"))[0],
+        working_directory=_default_directory(raw.get("defaults")),
     )
+
+
+def _default_directory(defaults: Any) -> str | None:
+    run = defaults.get("run") if isinstance(defaults, LineDict) else None
+    return _text(run.get("working-directory")) if isinstance(run, LineDict) else None
 
 
 def _inputs(raw: Any) -> tuple[dict[str, str], dict[str, int]]:
@@ -308,7 +330,17 @@ def _parse_step(index: int, raw: LineDict, line: int) -> Step:
         continue_on_error=_text(raw.get("continue-on-error")),
         with_=with_,
         with_lines=with_lines,
+        env=_inputs(raw.get("env"))[0],
+        working_directory=_text(raw.get("working-directory")),
     )
+
+
+def script_line(lines: Sequence[str], run_line: int | None, offset: int) -> int | None:
+    """The file line of line `offset` (0-based) of a `run:` block scalar (`|`); else the key line."""
+    if run_line is None or not 0 < run_line <= len(lines):
+        return run_line
+    after = lines[run_line - 1].split("run:", 1)[-1].strip()
+    return run_line + 1 + offset if after.startswith("|") else run_line
 
 
 def _text(value: Any) -> str | None:

@@ -1,63 +1,51 @@
 """Recognise scanner tools in workflow steps, compiled once from the catalog (rules/scanners.yaml).
 
 A `Detection` says which tool a step (or one command of a `run:` script) runs, which categories
-it covers and whether a failure fails the step. Blocking is read from the tool's defaults, its
-inputs and flags (`soft_fail: true`, `--exit-code 0`), and from the shell around a command
-(`|| true`, a pipe without pipefail, `set +e`, a negation or an `if` condition). Step- and
-job-level `continue-on-error` and triggers are the coverage model's business, not this one's.
+it covers and whether a failure fails the step. Categories are read from the tool's inputs and
+flags (`scan-type: fs`, `--scanners vuln`, `--framework secrets`); blocking from its defaults,
+inputs and flags (`soft_fail: true`, `--exit-code 0`) and from the shell around a command
+(`|| true`, a pipe without pipefail, `set +e`, a negation or an `if` condition:
+ghapp.core.workflows.shell). A command the catalog does not know can be handed to a `Follow`
+hook (ghapp.core.workflows.delegation: `make`, repository scripts, package.json scripts).
+Step- and job-level `continue-on-error` and triggers are the coverage model's business.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ghapp.core.errors import GhappError
-from ghapp.core.workflows.expressions import expression_spans
 from ghapp.core.workflows.parsing import Step
-
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_PIPEFAIL = re.compile(r"set\s+(-[a-z]*o\s+pipefail|-o\s+pipefail)")
-_STILL_FAILS = re.compile(r"^(exit\s+([1-9]|\$\?)|false|return\s+[1-9])")
-_PREFIXES = frozenset({"sudo", "time", "exec", "command", "then", "do", "else", "{", "(", "env"})
-_CONDITIONS = frozenset({"if", "elif", "while", "until"})
-_RUNNERS = {  # wrappers that run their argument as the command
-    ("npx",): 1, ("pnpx",): 1, ("bunx",): 1, ("uvx",): 1, ("pipx", "run"): 2,
-    ("poetry", "run"): 2, ("pipenv", "run"): 2, ("uv", "run"): 2, ("bundle", "exec"): 2,
-    ("pnpm", "dlx"): 2, ("pnpm", "exec"): 2, ("yarn", "dlx"): 2, ("go", "run"): 2,
-}  # fmt: skip
-_DOCKER_VALUE_OPTIONS = frozenset(
-    [
-        "-v",
-        "--volume",
-        "-e",
-        "--env",
-        "-w",
-        "--workdir",
-        "--entrypoint",
-        "--name",
-        "--network",
-        "--net",
-        "-u",
-        "--user",
-        "--platform",
-        "--mount",
-        "--env-file",
-        "-p",
-        "--publish",
-        "--user",
-        "--label",
-        "-l",
-        "--add-host",
-    ]
+from ghapp.core.workflows.shell import (
+    Shell,
+    assignments,
+    command_words,
+    errexit_after,
+    normalise,
+    shell_words,
+    split_script,
+    step_shell,
+    swallowed,
 )
+
+_ASKS_ONLY = re.compile(r"\S+(\s+(--?version|-v|-V|version|--?help|-h|help))+\s*")
+_DOCKER_VALUE_OPTIONS = frozenset(
+    ["-v", "--volume", "-e", "--env", "-w", "--workdir", "--entrypoint", "--name", "--network",
+     "--net", "-u", "--user", "--platform", "--mount", "--env-file", "-p", "--publish",
+     "--label", "-l", "--add-host"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One recognised scan; `line_offset` is the 0-based script line of the command (0 for uses)."""
+    """One recognised scan; `line_offset` is the 0-based script line of the command (0 for uses).
+
+    A scan found through `make` or a script keeps, in `path`/`line`, the file and line of the
+    command that scans, and in `via` the files and lines that lead there (outermost first).
+    """
 
     tool: str
     categories: tuple[str, ...]
@@ -67,6 +55,53 @@ class Detection:
     soft_by_default: bool = (
         False  # the tool itself does not fail (nothing in the workflow to remove)
     )
+    path: str | None = None
+    line: int | None = None
+    via: tuple[tuple[str, int], ...] = ()
+    why_at: tuple[str, int] | None = None  # the file and line whose shell swallows the failure
+
+
+# A hook for commands the catalog does not know: (words, working directory) -> the scans they
+# run elsewhere (a Makefile target, a script); see ghapp.core.workflows.delegation.
+Follow = Callable[[Sequence[str], str], list[Detection]]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """An option (flag or input) whose values choose what the tool scans (catalog
+    `category_options`)."""
+
+    flag: re.Pattern[str] | None
+    many: bool
+    input: str | None
+    default: tuple[str, ...]
+    values: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+
+    def chosen(self, words: Sequence[str], inputs: Mapping[str, str]) -> tuple[str, ...]:
+        """The option's values: from the input, else the flag, else the default."""
+        given = _literal(inputs.get(self.input.lower())) if self.input else None
+        if given is not None:
+            return _items(given)
+        found: list[str] = []
+        if self.flag is not None:
+            for i, word in enumerate(words):
+                name, eq, value = word.partition("=")
+                if not self.flag.fullmatch(name):
+                    continue
+                if eq:
+                    found.extend(_items(value))
+                    continue
+                for follower in words[i + 1 : (None if self.many else i + 2)]:
+                    if follower.startswith("-"):
+                        break
+                    found.extend(_items(follower))
+        return tuple(found) or self.default
+
+    def categories(self, chosen: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for value in chosen:
+            out.update(next((c for p, c in self.values if p.fullmatch(value)), ()))
+        return out
 
 
 @dataclass(frozen=True)
@@ -76,16 +111,22 @@ class _Matcher:
     pattern: re.Pattern[str]
     blocking_flags: re.Pattern[str] | None
     nonblocking_flags: re.Pattern[str] | None
+    options: _Options | None = None
+    switches: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+
+    def applies(self, inputs: Mapping[str, str]) -> bool:
+        """Whether the entry's `when_inputs` hold for these inputs (literal values only)."""
+        lowered = {k.lower(): v for k, v in inputs.items()}
+        return all(
+            _literal(lowered.get(name.lower())) in [v.lower() for v in allowed]
+            for name, allowed in self.spec.get("when_inputs", {}).items()
+        )
 
     def decide(self, text: str, inputs: Mapping[str, str]) -> Detection:
         """Categories and blocking for a use with these flags (text) and inputs."""
         spec = self.spec
-        categories = tuple(spec["categories"])
         lowered = {k.lower(): v for k, v in inputs.items()}
-        for name, values in spec.get("category_inputs", {}).items():
-            value = _literal(lowered.get(name.lower()))
-            if value is not None and (value in values or "*" in values):
-                categories = tuple(values.get(value, values.get("*", ())))
+        categories = self._categories(text, lowered)
         default = bool(spec.get("blocking", True))
         verdict: tuple[bool, str | None] | None = None  # set when a flag or an input decides
         if self.blocking_flags and self.blocking_flags.search(text):
@@ -100,6 +141,24 @@ class _Matcher:
             return Detection(self.tool, categories, verdict[0], verdict[1])
         why = None if default else spec.get("note", f"{self.tool} exits 0 on findings by default")
         return Detection(self.tool, categories, default, why, soft_by_default=not default)
+
+    def _categories(self, text: str, lowered: Mapping[str, str]) -> tuple[str, ...]:
+        declared = tuple(self.spec["categories"])
+        categories = declared
+        for name, values in self.spec.get("category_inputs", {}).items():
+            value = _literal(lowered.get(name.lower()))
+            if value is not None and (value in values or "*" in values):
+                categories = tuple(values.get(value, values.get("*", ())))
+        words = [w.strip("'\"") for w in text.split()]
+        chosen: set[str] | None = None
+        if self.options is not None:
+            chosen = self.options.categories(self.options.chosen(words, lowered))
+        switched = [c for p, c in self.switches if any(p.fullmatch(w) for w in words)]
+        if switched:
+            chosen = set().union(*switched)
+        if chosen is None:
+            return categories
+        return tuple(c for c in declared if c in chosen) + tuple(sorted(chosen - set(declared)))
 
 
 def _input_verdict(
@@ -127,8 +186,11 @@ class ScannerCatalog:
     workflows: tuple[_Matcher, ...]
     commands: tuple[_Matcher, ...]
     images: Mapping[str, str]
+    any_command: re.Pattern[str]  # every command pattern at once: most commands match none
 
-    def match_step(self, step: Step) -> list[Detection]:
+    def match_step(
+        self, step: Step, follow: Follow | None = None, cwd: str = ""
+    ) -> list[Detection]:
         """Every scan one step runs (an action, a docker:// image, or commands of its script)."""
         found: list[Detection] = []
         if step.uses and step.uses.startswith("docker://"):
@@ -136,43 +198,63 @@ class ScannerCatalog:
             if command is not None:
                 found.extend(self._match_command(command, 0))
         elif step.uses:
-            matcher = _first_match(self.actions, _uses_name(step.uses))
+            matcher = _first_match(self.actions, _uses_name(step.uses), step.with_)
             if matcher is not None:
                 found.append(matcher.decide(" ".join(step.with_.values()), step.with_))
         if step.run:
-            found.extend(self.match_script(step.run, step.shell))
+            shell = step_shell(step.run, step.shell)
+            found.extend(self.match_script(step.run, shell, follow=follow, cwd=cwd))
         return found
 
     def match_workflow_call(self, uses: str, inputs: Mapping[str, str]) -> Detection | None:
         """The scan a remote reusable workflow performs, if the catalog knows it."""
-        matcher = _first_match(self.workflows, _uses_name(uses))
+        matcher = _first_match(self.workflows, _uses_name(uses), inputs)
         return None if matcher is None else matcher.decide(" ".join(inputs.values()), inputs)
 
-    def match_script(self, script: str, shell: str | None = None) -> list[Detection]:
-        """Scans among the commands of a `run:` script, with the shell's effect on blocking."""
+    def match_script(
+        self,
+        script: str,
+        shell: Shell | str | None = None,
+        *,
+        follow: Follow | None = None,
+        cwd: str = "",
+    ) -> list[Detection]:
+        """Scans among the commands of a script, with the shell's effect on blocking; `shell` is
+        a `Shell` or a step's `shell:` value. `follow` resolves commands the catalog does not
+        know; `cd`/`pushd` and simple assignments (`TRIVY=./bin/trivy`) are tracked for it."""
+        mode = shell if isinstance(shell, Shell) else step_shell(script, shell)
         commands = split_script(script)
-        pipefail = shell == "bash" or bool(_PIPEFAIL.search(script))
-        errexit = True
+        errexit = mode.errexit
+        variables: dict[str, str] = {}
         found: list[Detection] = []
-        for i, (text, line, op) in enumerate(commands):
-            words = text.split()
-            if words[:2] in (["set", "+e"], ["set", "+o"]):
-                errexit = False
-            elif words[:2] == ["set", "-e"]:
-                errexit = True
-            normal, why = _normalise(words)
-            if normal is None:
+        for i, (text, line, _) in enumerate(commands):
+            words = shell_words(text)
+            at_errexit = errexit
+            errexit = errexit_after(words, errexit)
+            variables.update(assignments(words))
+            stripped, why = command_words(words)
+            if stripped is None:
                 continue
+            stripped = _substitute_head(stripped, variables)
+            if stripped[0] in ("cd", "pushd") and len(stripped) == 2:
+                cwd = _join(cwd, stripped[1])
+                continue
+            normal = normalise(stripped)
             tokens = normal.split()
             if tokens[0] in ("docker", "podman") and "run" in tokens[1:3]:
                 normal = self._docker_run(tokens) or ""
-            for det in self._match_command(normal, line):
-                why = why or _shell_softens(commands, i, op, pipefail, errexit)
+            hits = self._match_command(normal, line)
+            if not hits and follow is not None:
+                hits = [replace(d, line_offset=line) for d in follow(stripped, cwd)]
+            for det in hits:
+                why = why or swallowed(commands, i, mode, at_errexit)
                 found.append(det if why is None else _soften(det, why))
         return found
 
     def _match_command(self, normal: str, line: int) -> list[Detection]:
-        matcher = _first_match(self.commands, normal)
+        if _ASKS_ONLY.fullmatch(normal):
+            return []  # `trivy --version`, `gitleaks help`: prints, scans nothing
+        matcher = _first_match(self.commands, normal) if self.any_command.match(normal) else None
         if matcher is None:
             return []
         det = matcher.decide(normal, {})
@@ -235,6 +317,9 @@ def _compile(tools: Sequence[Mapping[str, Any]]) -> ScannerCatalog:
         actions=tuple(m for _, m in sorted(actions, key=lambda x: x[0])),
         workflows=tuple(m for _, m in sorted(workflows, key=lambda x: x[0])),
         commands=tuple(commands),
+        any_command=re.compile(
+            "|".join(f"(?:{m.pattern.pattern})" for m in commands) or "(?!)", re.IGNORECASE
+        ),
         images=images,
     )
 
@@ -242,7 +327,20 @@ def _compile(tools: Sequence[Mapping[str, Any]]) -> ScannerCatalog:
 def _matcher(tool: str, spec: Mapping[str, Any], pattern: re.Pattern[str]) -> _Matcher:
     flags = (spec.get("blocking_flags"), spec.get("nonblocking_flags"))
     block, soft = (_regex(tool, f) if f else None for f in flags)
-    return _Matcher(tool, spec, pattern, block, soft)
+    raw = spec.get("category_options")
+    options = None
+    if raw is not None:
+        options = _Options(
+            flag=_regex(tool, raw["flag"]) if "flag" in raw else None,
+            many=bool(raw.get("many", False)),
+            input=raw.get("input"),
+            default=tuple(str(v).lower() for v in raw.get("default", ())),
+            values=tuple((_regex(tool, k), tuple(v)) for k, v in raw["values"].items()),
+        )
+    switches = tuple(
+        (_regex(tool, k), tuple(v)) for k, v in spec.get("category_switches", {}).items()
+    )
+    return _Matcher(tool, spec, pattern, block, soft, options, switches)
 
 
 def _regex(tool: str, pattern: str) -> re.Pattern[str]:
@@ -257,8 +355,15 @@ def _uses_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("/".join(parts) + r"\Z")
 
 
-def _first_match(matchers: Sequence[_Matcher], text: str) -> _Matcher | None:
-    return next((m for m in matchers if m.pattern.match(text)), None)
+def _first_match(
+    matchers: Sequence[_Matcher], text: str, inputs: Mapping[str, str] | None = None
+) -> _Matcher | None:
+    return next((m for m in matchers if m.pattern.match(text) and m.applies(inputs or {})), None)
+
+
+def _items(value: str) -> tuple[str, ...]:
+    """An option value as a list: `vuln,secret` / `p/ci p/secrets` -> its items, lowercased."""
+    return tuple(v for v in re.split(r"[\s,]+", value.strip("'\"").lower()) if v)
 
 
 def _uses_name(uses: str) -> str:
@@ -288,133 +393,32 @@ def _split_args(step: Step) -> list[str]:
     return args.split()
 
 
-def _blank_expressions(script: str) -> str:
-    """Each `${{ }}` replaced by `EXPR` (keeping its line breaks)."""
-    parts, pos = [], 0
-    for start, end in expression_spans(script):
-        parts += [script[pos:start], "EXPR", "\n" * script.count("\n", start, end)]
-        pos = end
-    return "".join(parts) + script[pos:]
+def _substitute_head(words: list[str], variables: Mapping[str, str]) -> list[str]:
+    """`"${TRIVY}" image x` with `TRIVY=bin/trivy` assigned earlier -> `bin/trivy image x`."""
+    head = words[0].strip("'\"")
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", head)
+    if m is None or m.group(1) not in variables:
+        return words
+    return [*variables[m.group(1)].split(), *words[1:]] or words
 
 
-def split_script(script: str) -> list[tuple[str, int, str]]:
-    """Shell commands of a script: (text, 0-based line, operator after it).
-
-    Quotes, `$(...)`, comments and line continuations are honoured; `${{ }}` expressions are
-    blanked first because GitHub substitutes them before the shell sees the script.
-    """
-    text = _blank_expressions(script)
-    out: list[tuple[str, int, str]] = []
-    buf: list[str] = []
-    line = start = depth = 0
-    quote: str | None = None
-    i = 0
-    begun = False  # whether `buf` holds more than whitespace (kept, not recomputed: linear time)
-
-    def flush(op: str) -> None:
-        nonlocal begun
-        chunk = "".join(buf).strip()
-        if chunk:
-            out.append((chunk, start, op))
-        buf.clear()
-        begun = False
-
-    while i < len(text):
-        c = text[i]
-        if not begun:
-            start = line
-        if c == "\n":
-            line += 1
-        if quote is not None:
-            buf.append(c)
-            if c == "\\" and quote == '"' and i + 1 < len(text):
-                buf.append(text[i + 1])
-                i += 1
-            elif c == quote:
-                quote = None
-        elif c == "\\" and text.startswith("\n", i + 1):
-            buf.append(" ")
-            line += 1
-            i += 1
-        elif c in "'\"`":
-            quote = c
-            buf.append(c)
-        elif c == "#" and (not buf or buf[-1].isspace()):
-            end = text.find("\n", i)
-            i = (len(text) if end < 0 else end) - 1
-        elif text.startswith("$(", i):
-            depth += 1
-            buf.append("$(")
-            i += 1
-        elif c == ")" and depth:
-            depth -= 1
-            buf.append(c)
-        elif depth:
-            buf.append(c)
-        elif c in "\n;":
-            flush(";")
-        elif text.startswith(("&&", "||"), i):
-            flush(text[i : i + 2])
-            i += 1
-        elif c == "|" or (c == "&" and not text.startswith(">", i + 1) and buf[-1:] != [">"]):
-            flush(c)
+def _join(cwd: str, path: str) -> str:
+    """`cd path` from `cwd`, repository-relative; an absolute or variable path leaves the root."""
+    path = path.strip("'\"")
+    if path.startswith(("/", "$", "~", "EXPR")):
+        return ""
+    parts = [p for p in f"{cwd}/{path}".split("/") if p and p != "."]
+    out: list[str] = []
+    for part in parts:
+        if part == "..":
+            if out:
+                out.pop()
         else:
-            buf.append(c)
-        begun = begun or bool(buf and not buf[-1].isspace())
-        i += 1
-    flush(";")
-    return out
-
-
-def _normalise(words: list[str]) -> tuple[str | None, str | None]:
-    """Strip wrappers (sudo, env, npx, python -m, paths); note negation or use as a condition."""
-    why = None
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word == "!":
-            why = "the command is negated with `!`"
-        elif word in _CONDITIONS:
-            why = f"the command is an `{word}` condition"
-        elif (
-            word in _PREFIXES
-            or _ASSIGNMENT.match(word)
-            or (i and words[i - 1] == "sudo" and word.startswith("-"))
-        ):
-            pass
-        elif re.fullmatch(r"python[0-9.]*", word) and words[i + 1 : i + 2] == ["-m"]:
-            i += 1
-        else:
-            runner = next((n for k, n in _RUNNERS.items() if tuple(words[i : i + len(k)]) == k), 0)
-            if not runner:
-                break
-            i += runner
-            while i < len(words) and words[i].startswith("-"):
-                i += 1
-            continue
-        i += 1
-    if i >= len(words):
-        return None, why
-    head = words[i].split("@", 1)[0] if "/" in words[i] else words[i]
-    head = head.rstrip("/").rsplit("/", 1)[-1]
-    return " ".join([head, *words[i + 1 :]]), why
-
-
-def _shell_softens(
-    commands: Sequence[tuple[str, int, str]], i: int, op: str, pipefail: bool, errexit: bool
-) -> str | None:
-    if op == "||":
-        after = commands[i + 1][0] if i + 1 < len(commands) else ""
-        if not _STILL_FAILS.match(after):
-            return f"`|| {after}` swallows its failure".replace("`|| ` ", "`||` ")
-    if op == "|" and not pipefail:
-        return "its output is piped and the shell has no pipefail"
-    if op == "&":
-        return "it runs in the background (`&`)"
-    if not errexit and i != len(commands) - 1:
-        return "`set +e` is in force and it is not the last command"
-    return None
+            out.append(part)
+    return "/".join(out)
 
 
 def _soften(det: Detection, why: str) -> Detection:
-    return replace(det, blocking=False, why_not_blocking=why, soft_by_default=False)
+    if det.path is not None and not det.blocking:
+        return det  # found through a script that already swallows it: keep the innermost reason
+    return replace(det, blocking=False, why_not_blocking=why, soft_by_default=False, why_at=None)

@@ -1,0 +1,408 @@
+"""Hostile input through a real `ghapp serve` against the fake GitHub: the server keeps answering,
+the attacked pull request is never silently dropped, and nothing else is lost meanwhile.
+
+Each test runs its own `ghapp serve` (sometimes with options, or twice on one database) against
+a fake GitHub that can hold chosen requests back (tests/fakegithub/delays.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ghapp.store.db import make_engine
+from ghapp.store.queue import Queue
+from tests.e2e.conftest import ROOT, seed_scenario
+from tests.fakegithub import FakeGitHub, PullRequest, create_fake_app
+from tests.fakegithub.delays import Delays, with_delays
+from tests.fakegithub.harness import (
+    APP_ID,
+    INSTALLATION_ID,
+    LOOPBACK,
+    WEBHOOK_SECRET,
+    AppProcess,
+    ServerThread,
+    completed_check_run,
+    free_port,
+    pull_request_event,
+    send_webhook,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+HEALTHZ_BOUND = 2.0  # seconds; a frozen loop answered after the whole evaluation (9 s and more)
+ACK_BOUND = 3.0
+
+
+@dataclass
+class Served:
+    """The fake GitHub (with delays) and how to start `ghapp serve` against it."""
+
+    fake: FakeGitHub
+    delays: Delays
+    fake_url: str
+    tmp: Path
+    key_path: Path
+    database_url: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "APP_ID": str(APP_ID),
+            "PRIVATE_KEY_PATH": str(self.key_path),
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "GITHUB_API_URL": self.fake_url,
+            "HOST": LOOPBACK,
+            "PORT": str(free_port()),
+            "APP_SLUG": "ghapp",
+            "RECONCILE_INTERVAL": "0",
+            "DATABASE_URL": self.database_url,
+            "LOG_LEVEL": "INFO",
+            **extra,
+        }
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> AppProcess:
+        log = self.tmp / f"ghapp-{uuid.uuid4().hex[:6]}.log"
+        return AppProcess(ROOT, env or self.env(), log, args).start(timeout=30)
+
+    def pull(self, app: AppProcess, pr: PullRequest, delivery_id: str | None = None) -> Any:
+        payload = pull_request_event(self.fake, self.fake_url, pr, "opened")
+        return self.send(app, "pull_request", payload, delivery_id)
+
+    def send(
+        self, app: AppProcess, event: str, payload: Any, delivery_id: str | None = None
+    ) -> httpx.Response:
+        return send_webhook(f"{app.url}/webhooks", WEBHOOK_SECRET, event, payload, delivery_id)
+
+    def delivery(self, app: AppProcess, delivery_id: str) -> dict[str, Any] | None:
+        """The delivery's row as `ghapp deliveries list` shows it, read from the app's database."""
+        engine = make_engine(app.env["DATABASE_URL"])
+        try:
+            records = Queue(engine).list(limit=1000)
+        finally:
+            engine.dispose()
+        return next((vars(r) for r in records if r.delivery_id == delivery_id), None)
+
+
+@pytest.fixture
+def served(fake: FakeGitHub, app_key: tuple[str, str], tmp_path: Path) -> Iterator[Served]:
+    delays = Delays()
+    with ServerThread(with_delays(create_fake_app(fake), delays)) as server:
+        key_path = tmp_path / "app.pem"
+        key_path.write_text(app_key[0])
+        yield Served(fake, delays, server.url, tmp_path, key_path, f"sqlite:///{tmp_path}/g.db")
+
+
+def hostile_pull(fake: FakeGitHub, files: dict[str, str | bytes | None], repo: str) -> PullRequest:
+    """acme/`repo` with a README on main and a PR adding `files`."""
+    fake.add_repo("acme", repo, INSTALLATION_ID)
+    base = fake.add_commit("acme", repo, {"README.md": "hi\n"}, branch="main")
+    fake.add_commit("acme", repo, files, parent=base, branch="evil")
+    return fake.open_pull("acme", repo, "evil", title="hostile")
+
+
+BACKTRACKING = {
+    ".github/workflows/x.yml": (
+        "on:\n  pull_request:\n    paths: ['" + "*a" * 8 + "*b']\n"
+        "jobs:\n  sast:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: github/codeql-action/analyze@v3\n"
+    ),
+    "a" * 50: "x",
+}
+
+
+def healthz_latencies(app: AppProcess, seconds: float) -> list[float]:
+    latencies = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.monotonic()
+        try:
+            httpx.get(f"{app.url}/healthz", timeout=30)
+        except httpx.TransportError:
+            latencies.append(30.0)
+        else:
+            latencies.append(time.monotonic() - started)
+        time.sleep(0.1)
+    return latencies
+
+
+def not_lost(served: Served, app: AppProcess, pr: PullRequest, delivery_id: str) -> Any:
+    """The attacked PR's outcome: its completed check run, else its dead letter with a reason."""
+    run = completed_check_run(served.fake, pr.head_sha)
+    if run:
+        return run
+    record = served.delivery(app, delivery_id)
+    return record if record and record["status"] == "dead" and record["last_error"] else None
+
+
+def test_the_server_answers_while_a_hostile_pull_request_is_evaluated(served: Served) -> None:
+    hostile = hostile_pull(served.fake, BACKTRACKING, "hostile")
+    normal = seed_scenario(served.fake).pr
+    app = served.start()
+    try:
+        assert served.pull(app, hostile, "hostile-1").status_code == 202
+        time.sleep(0.5)  # its evaluation is under way
+        acked: list[float] = []
+        sender = threading.Thread(
+            target=lambda: acked.append(_timed(lambda: served.pull(app, normal, "normal-1")))
+        )
+        sender.start()
+        latencies = healthz_latencies(app, 4.0)
+        sender.join()
+        assert max(latencies) < HEALTHZ_BOUND, latencies
+        assert acked and acked[0] < ACK_BOUND
+        wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="normal run")
+        outcome = wait_for(lambda: not_lost(served, app, hostile, "hostile-1"), 120, 0.5)
+        assert outcome
+    finally:
+        app.stop()
+
+
+def _timed(call: Any) -> float:
+    started = time.monotonic()
+    call()
+    return time.monotonic() - started
+
+
+def test_an_evaluation_over_its_budget_is_dead_lettered_with_the_reason(served: Served) -> None:
+    normal = seed_scenario(served.fake).pr
+    # No evaluation fits in a millisecond: this one must be stopped, whatever its input.
+    app = served.start("--evaluation-timeout", "0.001")
+    try:
+        assert served.pull(app, normal, "over-budget").status_code == 202
+        record = wait_for(
+            lambda: (d := served.delivery(app, "over-budget")) and d["status"] == "dead" and d,
+            timeout=60,
+            interval=0.5,
+            what="the dead letter",
+        )
+        assert record["attempts"] == 1
+        assert "longer than its 0.001 s budget" in record["last_error"]
+        assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
+        assert "Traceback" not in app.log()
+    finally:
+        app.stop()
+
+
+def test_a_body_nested_too_deeply_is_a_400_and_the_next_delivery_is_processed(
+    served: Served,
+) -> None:
+    normal = seed_scenario(served.fake).pr
+    app = served.start()
+    try:
+        depth = 100_000
+        body = b'{"action": "opened", "x": ' + b"[" * depth + b"]" * depth + b"}"
+        answer = served.send(app, "pull_request", body)
+        assert answer.status_code == 400
+        assert answer.json() == {"error": "body is nested too deeply to decode"}
+        assert served.pull(app, normal).status_code == 202
+        wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="check run")
+        assert "Traceback" not in app.log()
+    finally:
+        app.stop()
+
+
+def test_a_payload_of_the_wrong_shape_is_dead_lettered_once(served: Served) -> None:
+    normal = seed_scenario(served.fake).pr
+    app = served.start()
+    try:
+        shape = {
+            "action": "opened",
+            "pull_request": [],
+            "repository": {"full_name": "acme/shop"},
+            "installation": {"id": INSTALLATION_ID},
+        }
+        assert served.send(app, "pull_request", shape, "shape-1").status_code == 202
+        assert served.pull(app, normal).status_code == 202
+        wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="check run")
+        record = wait_for(
+            lambda: (d := served.delivery(app, "shape-1")) and d["status"] == "dead" and d,
+            timeout=30,
+            interval=0.5,
+            what="the dead letter",
+        )
+        assert record["attempts"] == 1
+        assert "expected shape" in record["last_error"]
+    finally:
+        app.stop()
+
+
+def test_a_job_killed_with_the_server_completes_within_15_s_of_the_restart(
+    served: Served,
+) -> None:
+    pr = seed_scenario(served.fake).pr
+    env = served.env()
+    first = served.start(env=env)
+    served.delays.hold_next("GET", r"/git/trees/", 600.0)  # the job waits on GitHub
+    assert served.pull(first, pr, "crash-1").status_code == 202
+    wait_for(served.delays.held.is_set, 30, what="the job to reach GitHub")
+    first.kill()
+    restarted = time.monotonic()
+    second = served.start(env=env)
+    try:
+        wait_for(lambda: completed_check_run(served.fake, pr.head_sha), 30, 0.1, "check run")
+        assert time.monotonic() - restarted < 15
+        time.sleep(1.0)  # a second run, if one were coming
+        assert len(served.fake.check_runs_for(pr.head_sha, "ghapp")) == 1
+        record = served.delivery(second, "crash-1")
+        assert record is not None and (record["status"], record["attempts"]) == ("done", 2)
+    finally:
+        second.stop()
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"ghapp_e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.Error:
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432 (database test, trust auth)")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_deliveries_postgresql_cannot_hold_are_stored_safely_or_refused_never_503(
+    served: Served, pg_database_url: str
+) -> None:
+    normal = seed_scenario(served.fake).pr
+    app = served.start(env=served.env(DATABASE_URL=pg_database_url))
+    cases = {
+        "x" * 300: {"repository": {"full_name": "acme/shop"}},
+        "nul-repository": {"repository": {"full_name": "acme/sh\u0000op"}},
+        "huge-installation": {"installation": {"id": 2**70}},
+        "nul-action": {"action": "op\u0000ened", "repository": {"full_name": "acme/shop"}},
+    }
+    try:
+        for delivery_id, payload in cases.items():
+            body = json.dumps({"action": "created", **payload}).encode()
+            for _ in range(2):  # GitHub's redelivery gets the same answer
+                status = served.send(app, "issues", body, delivery_id).status_code
+                assert status < 500 and status != 503, (delivery_id, status)
+        assert served.pull(app, normal).status_code == 202
+        wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="check run")
+    finally:
+        app.stop()
+    assert os.path.exists(app.log_path)
+
+
+PRIVILEGED = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
+    "    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0.0\n"
+    "          securityContext:\n            privileged: true\n"
+)
+
+
+def test_one_bad_yaml_value_never_drops_the_pull_request(served: Served) -> None:
+    files: dict[str, str | bytes | None] = {
+        "k8s/bad.yaml": PRIVILEGED.format(name="2026-02-30"),  # an invalid date, unquoted
+        "k8s/deploy.yaml": PRIVILEGED.format(name="api"),
+    }
+    pr = hostile_pull(served.fake, files, "baddate")
+    app = served.start()
+    try:
+        assert served.pull(app, pr, "baddate-1").status_code == 202
+        outcome = wait_for(lambda: not_lost(served, app, pr, "baddate-1"), 60, 0.5, "outcome")
+        assert outcome  # a check run, or a dead letter naming why (never a silent drop)
+        assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
+    finally:
+        app.stop()
+
+
+def alias_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_bounded_and_the_server_keeps_answering(served: Served) -> None:
+    bomb = "apiVersion: backstage.io/v1alpha1\nkind: Component\n" + alias_bomb()
+    pr = hostile_pull(served.fake, {"svc/catalog-info.yaml": bomb}, "bomb")
+    app = served.start("--evaluation-timeout", "10", "--evaluation-memory", "1024")
+    try:
+        assert served.pull(app, pr, "bomb-1").status_code == 202
+        assert max(healthz_latencies(app, 3.0)) < HEALTHZ_BOUND
+        outcome = wait_for(lambda: not_lost(served, app, pr, "bomb-1"), 90, 0.5, "outcome")
+        assert outcome
+        assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
+    finally:
+        app.stop()
+
+
+def test_a_workflow_too_large_to_prefetch_is_still_read_and_reported(served: Served) -> None:
+    dangerous = (
+        "on: pull_request_target\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: make\n"
+    )
+    padded = "# padding\n" * 350_000 + dangerous  # 3.5 MB: over the prefetch limit
+    pr = hostile_pull(served.fake, {".github/workflows/ci.yml": padded}, "padded")
+    app = served.start()
+    try:
+        assert served.pull(app, pr, "padded-1").status_code == 202
+        run = wait_for(lambda: completed_check_run(served.fake, pr.head_sha), 90, 0.5, "run")
+        text = json.dumps(run)
+        assert ".github/workflows/ci.yml" in text  # read in full, in the evaluation process
+        assert "Traceback" not in app.log()
+    finally:
+        app.stop()
+
+
+def test_a_manifest_owner_never_becomes_a_live_mention_in_review_comments(
+    served: Served,
+) -> None:
+    from tests.test_escape import assert_inert
+
+    served.fake.add_repo("acme", "mention", INSTALLATION_ID)
+    base = served.fake.add_commit(
+        "acme",
+        "mention",
+        {
+            ".github/CODEOWNERS": "* @acme/platform\n",
+            ".github/ghapp.yml": "version: 1\npublish:\n  review_comments: true\n",
+        },
+        branch="main",
+    )
+    manifest = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n"
+        'spec:\n  owner: "@victim-user"\n'
+    )
+    served.fake.add_commit(
+        "acme",
+        "mention",
+        {
+            "svc/catalog-info.yaml": manifest,
+            "svc/k8s/deploy.yaml": PRIVILEGED.format(name="x@victim`<img src=x>"),
+        },
+        parent=base,
+        branch="evil",
+    )
+    pr = served.fake.open_pull("acme", "mention", "evil", title="hostile")
+    app = served.start()
+    try:
+        assert served.pull(app, pr).status_code == 202
+        wait_for(lambda: completed_check_run(served.fake, pr.head_sha), 60, what="check run")
+        wait_for(lambda: served.fake.review_comments, 30, what="review comments")
+        for comment in served.fake.review_comments:
+            assert_inert(comment["body"])
+    finally:
+        app.stop()

@@ -120,6 +120,28 @@ def _suppressed_pods(count: int) -> str:
     return "apiVersion: v1\nkind: Pod\nmetadata: {name: many}\nspec:\n  containers:\n" + containers
 
 
+def _make_step(target: str) -> str:
+    return (
+        "on: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        f"    steps:\n      - run: make {target}\n"
+    )
+
+
+def _make_bomb() -> str:
+    lines = ["V0 = lol lol lol lol lol lol lol lol lol lol"]
+    lines += [f"V{i} = " + " ".join([f"$(V{i - 1})"] * 10) for i in range(1, 12)]
+    return "\n".join([*lines, "", "scan: $(V11)", "\tgitleaks detect", ""])
+
+
+def _make_fan_out() -> str:
+    lines = []
+    for level in range(8):
+        for j in range(20):
+            prerequisites = " ".join(f"t{level + 1}_{k}" for k in range(20)) if level < 7 else ""
+            lines += [f"t{level}_{j}: {prerequisites}", "\techo hi"]
+    return "\n".join(lines) + "\n"
+
+
 COMMON = {".github/ghapp.yml": POLICY, "deploy/pod.yaml": PRIVILEGED_POD}
 
 CASES: tuple[Case, ...] = (
@@ -273,6 +295,24 @@ CASES: tuple[Case, ...] = (
         "6,000 privileged containers, each with a suppression comment",
         {},
         {**COMMON, "deploy/many.yaml": _suppressed_pods(6000)},
+    ),
+    Case(
+        "unclosed-quote",
+        "`run:` of an unclosed quote with 100,000 escaped quotes",
+        {},
+        {**COMMON, ".github/workflows/x.yml": _with_run('echo "' + 'a \\" ' * 100_000)},
+    ),
+    Case(
+        "make-variable-bomb",
+        "Makefile V11 = ten V10s = ... (10**11 words), run by `make scan`",
+        {},
+        {**COMMON, "Makefile": _make_bomb(), ".github/workflows/a.yml": _make_step("scan")},
+    ),
+    Case(
+        "make-target-fan-out",
+        "Makefile targets of 20 prerequisites, 8 levels, run by `make t0_0`",
+        {},
+        {**COMMON, "Makefile": _make_fan_out(), ".github/workflows/a.yml": _make_step("t0_0")},
     ),
     Case(
         "huge-filter-list",

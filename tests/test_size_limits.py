@@ -106,3 +106,16 @@ def test_a_comment_inside_unread_content_cannot_waive_it() -> None:
         report = run({".github/ghapp.yml": POLICY, ".github/workflows/a.yml": workflow})
         (finding,) = [f for f in report.findings if f.rule == "workflow/unreadable"]
         assert not finding.waived and report.conclusion == "failure"
+
+
+def test_a_composite_action_ghapp_cannot_read_in_full_is_an_error() -> None:
+    action = "runs:\n  using: composite\n  steps:\n    - run: echo ${{ github.head_ref }}\n"
+    report = run(
+        {
+            ".github/ghapp.yml": POLICY,
+            ".github/actions/big/action.yml": action + PADDING,
+            ".github/actions/ok/action.yml": action,
+        }
+    )
+    assert errors(report, "workflow/unreadable") == [(".github/actions/big/action.yml", True)]
+    assert errors(report, "workflow/script-injection") == [(".github/actions/ok/action.yml", True)]

@@ -141,7 +141,7 @@ class Follower:
         if not self._visit():
             return []
         action = parse_composite_action(path, text)
-        if action is None:
+        if action is None or action.error is not None:
             return []
         inner = (*chain, key)
         found: list[Detection] = []

@@ -413,9 +413,13 @@ def is_action_path(path: str) -> bool:
 
 def parse_composite_action(path: str, text: str) -> Workflow | None:
     """A composite action as a workflow of one job (`runs`) holding its steps, so the step
-    audits apply to it; None for other kinds of action (Docker, JavaScript) or unreadable ones."""
+    audits apply to it; None for other kinds of action (Docker, JavaScript) or invalid ones. One
+    over the YAML limits is a Workflow with `error` and `unread` set (and no jobs)."""
     try:
         doc = load_document(text)
+    except YamlLimitError as exc:
+        unread = digest(text.encode("utf-8", errors="replace"))
+        return Workflow(path, error=str(exc), error_line=exc.line, unread=unread)
     except YamlError:
         return None
     runs = doc.get("runs") if isinstance(doc, LineDict) else None

@@ -13,10 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from ghapp.core.catalog import Catalog, Rule
 from ghapp.core.errors import GhappError
+from ghapp.core.yamlnodes import YamlError, load_document
 
 RULE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -25,7 +24,7 @@ RULE_SCHEMA: dict[str, Any] = {
     "properties": {
         "id": {
             "type": "string",
-            "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config)/[a-z0-9-]+$",
+            "pattern": r"^(codeowners|manifest|scan|workflow|k8s|config|ghapp)/[a-z0-9-]+$",
         },
         "title": {"type": "string", "minLength": 1},
         "severity": {"enum": ["error", "warning", "notice"]},
@@ -168,14 +167,13 @@ def load_catalog(paths: Iterable[Path] | None = None, *, validate: bool | None =
     files = sorted(paths) if paths is not None else sorted(catalog_dir().glob("*.yaml"))
     if validate is None:
         validate = paths is not None
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     rules: dict[str, Rule] = {}
     tools: list[dict[str, Any]] = []
     tool_ids: set[str] = set()
     for path in files:
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-        except yaml.YAMLError as exc:
+            doc = load_document(path.read_text(encoding="utf-8")) or {}
+        except YamlError as exc:
             raise GhappError(f"{path.name}: invalid rules catalog: {_short(exc)}") from None
         if validate:
             _validate(path, doc)

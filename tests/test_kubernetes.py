@@ -234,12 +234,23 @@ def test_malformed_yaml_that_is_not_a_manifest_is_ignored() -> None:
     assert check({"notes.yaml": "key: [unclosed\n"}) == []
 
 
-def test_heavily_aliased_document_is_checked_without_expanding_it() -> None:
-    # 10**8 leaves if walked as a tree; the checks only read fixed paths, so this stays cheap.
+def test_alias_bomb_is_refused_with_an_error_instead_of_being_expanded() -> None:
+    # 10**8 leaves once expanded: over the loader's budget, so it is never built.
     bomb = POD.format(name="p") + HARDENED_CONTAINER + "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
     for level in range(1, 9):
         bomb += f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
-    assert check({"bomb.yaml": bomb}) == []
+    (finding,) = check({"bomb.yaml": bomb})
+    assert (finding.rule, finding.severity) == ("k8s/file-too-large", "error")
+    assert "expands to more than" in finding.message
+
+
+def test_moderately_aliased_document_is_checked() -> None:
+    shared = (
+        POD.format(name="p") + HARDENED_CONTAINER + "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    )
+    for level in range(1, 4):
+        shared += f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
+    assert check({"shared.yaml": shared}) == []
 
 
 def test_containers_shared_through_an_alias_are_checked_in_each_workload() -> None:
@@ -398,10 +409,68 @@ def test_container_without_image_is_a_fragment_and_is_not_checked() -> None:
     assert check({"p.yaml": manifest}) == []
 
 
-def test_file_over_the_size_limit_gets_a_notice_without_being_parsed() -> None:
+def test_manifest_over_the_size_limit_is_an_error_without_being_parsed() -> None:
     big = POD.format(name="p") + "#" * MAX_YAML_BYTES + "\n"
-    findings = check({"big.yaml": big})
-    assert [(f.rule, f.path) for f in findings] == [("k8s/file-too-large", "big.yaml")]
+    (finding,) = check({"big.yaml": big})
+    assert (finding.rule, finding.severity, finding.path) == (
+        "k8s/file-too-large",
+        "error",
+        "big.yaml",
+    )
+    assert f"over the {MAX_YAML_BYTES:,}-byte limit" in finding.message
+
+
+def test_large_yaml_that_cannot_hold_a_pod_spec_is_no_finding() -> None:
+    assert check({"data.yaml": "rows:\n" + "  - [1, 2, 3]\n" * 200_000}) == []
+
+
+def test_changed_content_of_a_large_manifest_is_a_new_finding() -> None:
+    big = POD.format(name="p") + "#" * MAX_YAML_BYTES + "\n"
+    (before,) = check({"big.yaml": big})
+    (after,) = check({"big.yaml": big.replace("app:1.0", "app:2.0")})
+    assert before.fingerprint != after.fingerprint
+    assert check({"big.yaml": big})[0].fingerprint == before.fingerprint
+
+
+class _Unreadable(DictSnapshot):
+    def read(self, path: str) -> bytes | None:
+        return None if path == "gone.yaml" else super().read(path)
+
+
+def test_yaml_that_cannot_be_read_is_an_error() -> None:
+    snapshot = _Unreadable({"gone.yaml": "x", "ok.yaml": "a: 1\n"})
+    ctx = Context(snapshot=snapshot, catalog=CATALOG, policy=Policy(), today=date(2024, 6, 1))
+    (finding,) = check_kubernetes(ctx)
+    assert (finding.rule, finding.path, finding.severity) == (
+        "k8s/file-too-large",
+        "gone.yaml",
+        "error",
+    )
+    assert "could not be read" in finding.message
+
+
+def test_changed_files_are_checked_before_the_budget_runs_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ghapp.core.kubernetes.checks as k8s
+
+    monkeypatch.setattr(k8s, "MAX_MANIFEST_FILES", 2)
+    privileged = POD.format(name="p").replace(
+        "app:1.0", "app:1.0\n      securityContext: {privileged: true}"
+    )
+    files = {f"a{i}.yaml": privileged for i in range(5)}
+    files |= {"z.yaml": privileged, "zz.yaml": privileged, "zzz.yaml": privileged}
+    ctx = Context(
+        snapshot=DictSnapshot(files),
+        catalog=CATALOG,
+        policy=Policy(),
+        today=date(2024, 6, 1),
+        changed=frozenset({"z.yaml", "zz.yaml", "zzz.yaml"}),
+    )
+    found = {(f.rule, f.path) for f in check_kubernetes(ctx) if f.severity == "error"}
+    assert {p for rule, p in found if rule == "k8s/privileged"} == {"z.yaml", "zz.yaml"}
+    # zzz.yaml is changed too, but past the budget of two files: not checked, so an error
+    assert {p for rule, p in found if rule == "k8s/file-too-large"} == {"zzz.yaml"}
 
 
 class _ReadRecorder(DictSnapshot):

@@ -173,3 +173,10 @@ def test_the_comment_syntax(line: str, rules: tuple[str, ...], reason: str) -> N
 
 def test_a_marker_inside_a_value_is_not_a_comment() -> None:
     assert find_suppressions("x.yml", 'msg: "a#ghapp: ignore[a/b] no"\n') == ()
+
+
+def test_a_long_run_of_spaces_in_a_suppression_comment_is_read_in_linear_time() -> None:
+    # `(.*?)\s*$` took minutes on a million spaces followed by more text (a quadratic regex).
+    line = "x: 1  # ghapp: ignore[k8s/privileged] see below" + " " * 1_000_000 + "ok\n"
+    (suppression,) = find_suppressions("a.yaml", line)
+    assert suppression.reason.startswith("see below") and suppression.reason.endswith(" ok")

@@ -1,8 +1,9 @@
 """The `ghapp` command line: offline checks (`check`, `owners`, `rules`) and the app's processes.
 
-Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason);
-141 (128 + SIGPIPE, as the shell reports a writer killed by a closed pipe) when the reader of
-the output went away (`ghapp check | head`): quietly, never 1, which would say "policy failure".
+Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason),
+and 2 with one line for any unexpected failure too (a user never sees a traceback); 141 (128 +
+SIGPIPE, as the shell reports a writer killed by a closed pipe) when the reader of the output
+went away (`ghapp check | head`): quietly, never 1, which would say "policy failure".
 Each command lives in its own module with `add_command(subparsers)`; its heavy imports happen
 inside the command, so `ghapp --version` and the offline commands start fast.
 """
@@ -13,7 +14,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -74,9 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except Exception:  # a bug: keep the traceback, but never with a password in it
-        print(mask(traceback.format_exc()), end="", file=sys.stderr)
-        return 1
+    except Exception as exc:  # a bug or an exhausted resource: one masked line, never a traceback
+        detail = " ".join(f"{type(exc).__name__}: {exc}".rstrip(": ").split())[:1000]
+        print(f"ghapp: error: unexpected {mask(detail)}", file=sys.stderr)
+        return 2
 
 
 def _silence_stdout() -> None:
@@ -144,14 +145,14 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 def load_directory(path: Path) -> Any:
     """A StaticDirectory from `{users: [...], teams: [...], emails: [...], write: [...]}`, where
     `teams` may also map each team to `{members: [...]}` and `emails` each email to a login."""
-    import yaml
-
     from ghapp.core.ownership.directory import StaticDirectory
+    from ghapp.core.yamlnodes import YamlError, load_document
 
     try:
-        data = yaml.safe_load(read_file(path)) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML/JSON: {str(exc).splitlines()[0]}") from None
+        data = load_document(read_file(path)) or {}
+    except YamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise UsageError(f"{path}: invalid YAML/JSON{where}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping with users/teams/emails/write lists")
     teams, members = _names_or_mapping(path, data, "teams", _members)
@@ -169,8 +170,8 @@ def load_directory(path: Path) -> Any:
 
 def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
     value = data.get(key) or []
-    if not isinstance(value, list):
-        raise UsageError(f"{path}: `{key}` must be a list")
+    if not isinstance(value, list) or any(isinstance(x, dict | list) for x in value):
+        raise UsageError(f"{path}: `{key}` must be a list of names")
     return [str(x) for x in value]
 
 

@@ -10,6 +10,11 @@ from the files the checks read) or waivers mark findings `waived`; a suppression
 nothing is itself a `config/unused-suppression` finding. The conclusion is `neutral`
 without a policy (or with `enforce: false`), `failure` when a new, unwaived error remains, else
 `success`.
+
+No step's failure loses the others' findings: each runs under a `Guard` (ghapp.core.failures)
+that turns an unexpected exception into a `ghapp/check-failed` error naming the step and file.
+Such a finding always counts as new (the failure hides what the step would have found), and a
+policy that cannot be read at all is replaced by the enforcing default.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
+from ghapp.core.failures import CHECK_FAILED, Guard, WatchedSnapshot
 from ghapp.core.fixtures import is_fixture_finding, is_test_path, skipped_note
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
@@ -29,7 +36,9 @@ from ghapp.core.manifests.checks import check_manifests
 from ghapp.core.manifests.groups import team_slug
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
 from ghapp.core.model import (
+    CATEGORIES,
     AppliedWaiver,
+    CategoryCoverage,
     Conclusion,
     FileOwners,
     Finding,
@@ -46,8 +55,8 @@ from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import ConfigProblem, Policy, Waiver, read_policy
 from ghapp.core.policy.suppressions import (
     Suppression,
+    SuppressionIndex,
     SuppressionRecorder,
-    match_suppression,
     unused_suppressions,
 )
 from ghapp.core.snapshot import Snapshot, content_ids
@@ -104,13 +113,17 @@ def evaluate(
     computed by comparing the two snapshots. `repo_config` replaces the repository's config
     file; `extra_waivers` are waivers granted outside the config file (e.g. `/waive` on a PR).
     """
+    watched_head = WatchedSnapshot(head)
+    watched_base = WatchedSnapshot(base) if base is not None else None
     # Read through a recorder of its own: the config file's suppressions waive config findings.
-    policy_source = SuppressionRecorder(base if base is not None else head)
-    policy, problems = read_policy(
-        policy_source,
-        org_text=org_config,
-        repo_text=repo_config,
-        today=today,
+    policy_source = SuppressionRecorder(watched_base or watched_head)
+    enforcing: tuple[Policy, tuple[ConfigProblem, ...]] = (Policy(configured=True), ())
+    (policy, problems), failures = Guard(watched_base or watched_head, catalog).run(
+        "policy reading",
+        partial(
+            read_policy, policy_source, org_text=org_config, repo_text=repo_config, today=today
+        ),
+        enforcing,
     )
     if extra_waivers:
         granted = tuple(replace(w, source=w.source or "/waive comment") for w in extra_waivers)
@@ -121,20 +134,20 @@ def evaluate(
             waivers=policy.waivers + live,
             expired_waivers=policy.expired_waivers + expired,
         )
-    if changed is None and base is not None:
-        changed = changed_paths(base, head)
+    if changed is None and watched_base is not None:
+        changed = changed_paths(watched_base, watched_head)
     changed_set = frozenset(changed) if changed is not None else None
 
-    config_findings = [_config_finding(catalog, p) for p in problems]
+    config_findings = [*(_config_finding(catalog, p) for p in problems), *failures]
     memo: dict[Hashable, Any] = {}  # per-file results, shared by head and base
-    current = run_checks(head, catalog, policy, today, changed_set, directory, memo)
+    current = run_checks(watched_head, catalog, policy, today, changed_set, directory, memo)
     suppressions = current.suppressions
     if base is None:
         suppressions += policy_source.suppressions
     findings = _with_unused(current.findings, config_findings, suppressions, catalog)
     known: set[Fingerprint] | None = None
-    if base is not None:
-        before = run_checks(base, catalog, policy, today, changed_set, directory, memo)
+    if watched_base is not None:
+        before = run_checks(watched_base, catalog, policy, today, changed_set, directory, memo)
         known = {
             f.fingerprint
             for f in _with_unused(
@@ -152,11 +165,26 @@ def evaluate(
     if not policy.report_test_fixtures:
         kept = [f for f in findings if not is_fixture_finding(f)]
         skipped, findings = len(findings) - len(kept), kept
-    findings = apply_policy(findings, ctx, suppressions, known)
+    guard = Guard(watched_head, catalog)
     changed_list = sorted(changed_set) if changed_set is not None else None
-    sites = find_sites(ctx)
-    coverage = compute_coverage(ctx, changed_list, sites)
-    files = resolve_files(ctx, changed_list if changed_list is not None else ctx.snapshot.paths())
+    no_sites: tuple[Site, ...] = ()
+    sites, failed = guard.run("scan coverage", partial(find_sites, ctx), no_sites)
+    findings += failed
+    coverage, failed = guard.run(
+        "scan coverage",
+        partial(compute_coverage, ctx, changed_list, sites),
+        {c: CategoryCoverage() for c in CATEGORIES},
+    )
+    findings += failed
+    paths = changed_list if changed_list is not None else ctx.snapshot.paths()
+    no_files: tuple[FileOwners, ...] = ()
+    files, failed = guard.run("ownership resolution", partial(resolve_files, ctx, paths), no_files)
+    findings += failed
+    no_coverage: tuple[ServiceCoverage, ...] = ()
+    service_coverage, failed = guard.run(
+        "service coverage", partial(touched_coverage, ctx, files, sites), no_coverage
+    )
+    findings = apply_policy([*findings, *failed], ctx, suppressions, known)
     return Report(
         conclusion=conclude(policy, findings),
         findings=tuple(sorted(findings, key=_finding_order)),
@@ -166,9 +194,9 @@ def evaluate(
         policy_configured=policy.configured,
         notes=_notes(policy, skipped, current.fixture_services),
         policy=policy_info(policy),
-        service_coverage=touched_coverage(ctx, files, sites),
+        service_coverage=service_coverage,
         codeowners_path=ctx.codeowners_path,
-        compared_to_base=base is not None,
+        compared_to_base=watched_base is not None,
     )
 
 
@@ -252,20 +280,25 @@ def run_checks(
     directory: OwnerDirectory | None,
     memo: dict[Hashable, Any] | None = None,
 ) -> Evaluation:
-    """Parse ownership once, then run every check over one snapshot."""
-    recorder = SuppressionRecorder(snapshot)
-    snapshot = recorder
-    located = find_codeowners(snapshot)
+    """Parse ownership once, then run every check over one snapshot (each under a guard)."""
+    watched = snapshot if isinstance(snapshot, WatchedSnapshot) else WatchedSnapshot(snapshot)
+    guard = Guard(watched, catalog)
+    recorder = SuppressionRecorder(watched)
+    located = find_codeowners(recorder)
     text = located.text if located is not None else None
-    codeowners = CodeOwners.from_text(text) if text is not None else None
-    services, manifest_findings = discover_services(snapshot, catalog)
+    codeowners, findings = guard.run("CODEOWNERS parsing", partial(_parse_codeowners, text), None)
+    no_services: tuple[tuple[Service, ...], Sequence[Finding]] = ((), ())
+    (services, manifest_findings), failed = guard.run(
+        "manifest reading", partial(discover_services, recorder, catalog), no_services
+    )
+    findings += [*failed, *manifest_findings]
     fixture_services = 0
     if not policy.report_test_fixtures:
         # A fake catalog entity in test data is not a service: it owns no files, has no checks.
         real = tuple(s for s in services if not is_test_path(s.manifest))
         fixture_services, services = len(services) - len(real), real
     ctx = Context(
-        snapshot=snapshot,
+        snapshot=recorder,
         catalog=catalog,
         policy=policy,
         today=today,
@@ -276,10 +309,16 @@ def run_checks(
         directory=directory,
         memo={} if memo is None else memo,
     )
-    findings = list(manifest_findings)
     for check in CHECKS:
-        findings.extend(check(ctx))
+        if check is check_codeowners and codeowners is None and text is not None:
+            continue  # CODEOWNERS could not be parsed: that failure is already reported
+        name = check.__name__.removeprefix("check_")
+        findings += guard.findings(f"{name} check", partial(check, ctx))
     return Evaluation(ctx, tuple(findings), recorder.suppressions, fixture_services)
+
+
+def _parse_codeowners(text: str | None) -> CodeOwners | None:
+    return CodeOwners.from_text(text) if text is not None else None
 
 
 def apply_policy(
@@ -291,6 +330,7 @@ def apply_policy(
     """Ignore paths, override severities, assign owners, apply suppressions and waivers; with
     `known` (the base's fingerprints), mark the findings the base already has as not new."""
     policy = ctx.policy
+    index = SuppressionIndex(suppressions)
     out: list[Finding] = []
     for finding in findings:
         if finding.path and any_glob(policy.ignore, finding.path):
@@ -300,7 +340,8 @@ def apply_policy(
             continue
         changes: dict[str, Any] = {}  # one copy per finding, however many fields change
         if known is not None:
-            changes["new"] = finding.fingerprint not in known
+            # A failed check hides what it would have found: never "already on the base".
+            changes["new"] = finding.rule == CHECK_FAILED or finding.fingerprint not in known
         if severity is not None:
             changes["severity"] = _severity(severity)
         service_name = finding.service
@@ -320,7 +361,7 @@ def apply_policy(
             changes["owner_source"] = OwnerSource("check", validated=False)
         if changes:
             finding = finding.with_(**changes)
-        suppression = match_suppression(suppressions, finding)
+        suppression = index.match(finding)
         waiver = _waiver_for(policy.waivers, finding)
         if suppression is not None:
             finding = finding.with_(waived=True, waiver=suppression.describe())

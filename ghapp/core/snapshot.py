@@ -11,6 +11,7 @@ git per chunk of files). `content_ids` and `read_files` use them when a snapshot
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -85,3 +86,30 @@ def read_text(snapshot: Snapshot, path: str) -> str | None:
     """Decode a file as UTF-8 (invalid bytes replaced), or None when absent."""
     data = snapshot.read(path)
     return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_bounded(snapshot: Snapshot, path: str, limit: int) -> tuple[bytes | None, str | None]:
+    """The file's bytes when it can be read in full within `limit` bytes; else None and why not
+    ("the file is ... bytes, over the ...-byte limit"). Files too large are not read at all."""
+    size = snapshot.size(path)
+    data = snapshot.read(path) if size is None or size <= limit else None
+    if data is not None and len(data) <= limit:
+        return data, None
+    size = len(data) if data is not None else size
+    if size is not None and size > limit:
+        return None, f"the file is {size:,} bytes, over the {limit:,}-byte limit"
+    return None, "the file could not be read"
+
+
+def unread_id(snapshot: Snapshot, path: str) -> str:
+    """What tells apart, across commits, the content of a file ghapp could not check: a digest
+    of its bytes (read even past the YAML limit), else its size. A finding on such a file names
+    it, so changing the file makes the finding new. (Not `blob_id`: the working tree has none,
+    and base and head must agree.)"""
+    data = snapshot.read(path)
+    return digest(data) if data is not None else f"{snapshot.size(path)} bytes"
+
+
+def digest(data: bytes) -> str:
+    """A short digest of bytes (see `unread_id`)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]

@@ -40,13 +40,14 @@ from ghapp.core.kubernetes.workloads import (
     manifest_candidates,
     may_be_workload,
     may_hold_pod_spec,
+    may_hold_workload,
     parse_manifest,
     read_kustomization,
     split_documents,
 )
 from ghapp.core.model import Finding
-from ghapp.core.snapshot import Snapshot, content_ids, read_files
-from ghapp.core.yamlnodes import MAX_YAML_BYTES, YamlError, load_documents
+from ghapp.core.snapshot import Snapshot, content_ids, digest, read_files, unread_id
+from ghapp.core.yamlnodes import MAX_YAML_BYTES, YamlError, YamlLimitError, load_documents
 
 # (kind, name) of a workload -> its container names and its pod's securityContext.
 BaseIndex = dict[tuple[str, str], tuple[frozenset[str], Mapping[str, Any]]]
@@ -72,15 +73,20 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
     budget = _Budget()
     regular: list[str] = []
     patched: list[str] = []
-    for path in manifest_candidates(paths):
-        size = snapshot.size(path)
-        if size is not None and size > MAX_YAML_BYTES:
-            if not path.endswith(".json"):  # most JSON files are not manifests: no notice
-                findings.append(_too_large(ctx, path, size))
+    changed = ctx.changed or frozenset()
+    truncated = False
+    # The files a change touched come first, so the budget can never be spent to hide them.
+    # Files over the YAML limit are read too: their bytes tell whether they may be manifests.
+    for path in sorted(manifest_candidates(paths), key=lambda p: p not in changed):
+        if truncated or not budget.take(snapshot.size(path)):
+            if not truncated:
+                findings.append(_truncated(ctx, path, budget.files))
+                truncated = True
+            if path not in changed:
+                break
+            why = "the budget of YAML to read was spent before it"
+            findings.append(_unchecked(ctx, path, why, unread_id(snapshot, path)))
             continue
-        if not budget.take(size):
-            findings.append(_truncated(ctx, path, budget.files))
-            break
         (patched if path in patches else regular).append(path)
     index: BaseIndex = {}
     for result in _results(ctx, regular, options):
@@ -90,7 +96,9 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             known_names, known_security = index.get((kind, name), (frozenset(), {}))
             index[(kind, name)] = (containers | known_names, known_security or security)
     for path, data in read_files(snapshot, patched):
-        if data is not None and len(data) <= MAX_YAML_BYTES and may_hold_pod_spec(data):
+        if data is None or len(data) > MAX_YAML_BYTES:
+            findings.extend(_not_read(ctx, path, data))
+        elif may_hold_pod_spec(data):
             findings.extend(_check_text(ctx, path, data, options, index).findings)
     return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
 
@@ -121,6 +129,7 @@ def _results(ctx: Context, paths: Sequence[str], options: Options) -> Iterable[F
     ids = content_ids(snapshot) if ctx.changed is not None else None
     for path, data in read_files(snapshot, paths):
         if data is None:
+            yield FileResult(_not_read(ctx, path, None))
             continue
         blob = ids(path) if ids is not None else None
         # Without an id, a digest of the bytes (the memo must not keep every file alive).
@@ -133,11 +142,7 @@ def _results(ctx: Context, paths: Sequence[str], options: Options) -> Iterable[F
 
 def _check_bytes(ctx: Context, path: str, data: bytes, options: Options) -> FileResult:
     if len(data) > MAX_YAML_BYTES:
-        return (
-            FileResult()
-            if path.endswith(".json")
-            else FileResult((_too_large(ctx, path, len(data)),))
-        )
+        return FileResult(_not_read(ctx, path, data))
     if not may_hold_pod_spec(data):
         return FileResult()
     return _check_text(ctx, path, data, options, None)
@@ -155,6 +160,11 @@ def _check_text(
             continue
         try:
             docs = parse_manifest(document)
+        except YamlLimitError as exc:
+            line = exc.line + offset if exc.line else None
+            content = digest(document.encode("utf-8", "replace"))
+            findings.append(_unchecked(ctx, path, str(exc), content, line))
+            continue
         except YamlError as exc:
             if not looks_like_helm_template(document):  # an unrendered template: not YAML yet
                 message = f"{path} looks like a Kubernetes manifest but is not valid YAML ({exc})"
@@ -216,12 +226,29 @@ def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]
     return out
 
 
-def _too_large(ctx: Context, path: str, size: int) -> Finding:
+def _not_read(ctx: Context, path: str, data: bytes | None) -> tuple[Finding, ...]:
+    """A file over the YAML limit (or unreadable) that may hold workloads is an error; one whose
+    bytes show it cannot is no finding, and so is an unreadable JSON file (most are not
+    manifests)."""
+    if data is None:
+        if path.endswith(".json"):
+            return ()
+        return (_unchecked(ctx, path, "the file could not be read", unread_id(ctx.snapshot, path)),)
+    if not may_hold_workload(path, data):
+        return ()
+    why = f"the file is {len(data):,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for YAML"
+    return (_unchecked(ctx, path, why, digest(data)),)
+
+
+def _unchecked(ctx: Context, path: str, why: str, content: str, line: int | None = None) -> Finding:
+    """A file that may hold workloads but could not be checked (the subject changes with its
+    content, so a pull request that changes it gets a new finding)."""
     return ctx.finding(
         "k8s/file-too-large",
-        f"{path} is {size} bytes, over the {MAX_YAML_BYTES}-byte limit for YAML; not checked",
+        f"{path} may hold Kubernetes workloads but was not checked: {why}",
         path=path,
-        subject="size",
+        line=line,
+        subject=f"unchecked {content}",
     )
 
 

@@ -5,9 +5,11 @@ steps, cheapest first: (1) by path — only `*.yaml`/`*.yml` (then `*.json`, whi
 too), never files that are known to be something else (workflows, compose files, Backstage
 manifests, Helm values and chart templates, package and tool configs); (2) by bytes — a file
 that does not mention `apiVersion`, `kind` and `containers` cannot hold a pod spec, so it is
-never parsed; (3) by size and count — YAML files over the loader's limit and files past a total
-budget are reported as notices, not read (an oversized JSON file is skipped silently: most are
-not manifests). Kustomize patches are partial manifests: `check_kubernetes` checks only the
+never parsed; (3) by size and count — a file over the loader's limits that may still hold a
+workload (`may_hold_workload`: the bytes test, then the kinds it declares) is an error, not
+read further (`k8s/file-too-large`: what is not checked must not pass), and past a total budget
+of files and bytes checking stops with a notice (the files a change touched are checked first,
+and any of them the budget misses is an error). Kustomize patches are partial manifests: `check_kubernetes` checks only the
 complete containers they add.
 
 Pod specs are then found at fixed paths per kind (no recursive walk: documents may share
@@ -101,6 +103,7 @@ _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 _TOP_LEVEL_KIND = re.compile(
     r"""^kind:[ \t]*["']?([A-Za-z0-9]+)["']?[ \t]*(?:#.*)?\r?$""", re.MULTILINE
 )
+_JSON_KIND = re.compile(rb'"kind"\s*:\s*"([A-Za-z0-9]+)"')
 _KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _KUSTOMIZE_PATCH_KEYS = ("patchesStrategicMerge", "patches", "patchesJson6902")
 
@@ -238,6 +241,17 @@ def image_name(image: str) -> str:
 def may_hold_pod_spec(data: bytes) -> bool:
     """Cheap byte test: a pod spec has `containers`, every manifest `apiVersion` and `kind`."""
     return b"containers" in data and b"apiVersion" in data and b"kind" in data
+
+
+def may_hold_workload(path: str, data: bytes) -> bool:
+    """For a file too large to parse: whether it may still hold a workload (the bytes test, then
+    the kinds it declares: a JSON `"kind": "Deployment"`, a YAML top-level `kind:`)."""
+    if not may_hold_pod_spec(data):
+        return False
+    if path.endswith(".json"):
+        kinds = [k.decode() for k in _JSON_KIND.findall(data)]
+        return any(k in POD_SPEC_PATHS or k.endswith("List") for k in kinds)
+    return may_be_workload(data.decode("utf-8", errors="replace"))
 
 
 def looks_like_helm_template(text: str) -> bool:

@@ -13,8 +13,15 @@ from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Finding, Service
-from ghapp.core.snapshot import Snapshot
-from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError, load_documents
+from ghapp.core.snapshot import Snapshot, digest, read_bounded, unread_id
+from ghapp.core.yamlnodes import (
+    MAX_YAML_BYTES,
+    LineDict,
+    LineList,
+    YamlError,
+    YamlLimitError,
+    load_documents,
+)
 
 BACKSTAGE_KINDS = frozenset(
     {"Component", "Resource", "API", "System", "Domain", "Group", "User", "Location", "Template"}
@@ -65,16 +72,18 @@ def read_manifest(
 ) -> list[Service]:
     """The services one manifest file declares; problems are appended to `findings`."""
     reader = _Reader(catalog, path, source, findings)
-    size = snapshot.size(path)
-    if size is not None and size > MAX_YAML_BYTES:
-        reader.problem("manifest/invalid-yaml", f"manifest is {size} bytes; not parsed", None)
-        return []
-    data = snapshot.read(path)
+    data, why = read_bounded(snapshot, path, MAX_YAML_BYTES)
     if data is None:
+        message = f"manifest not read: {why}"
+        subject = f"unread {unread_id(snapshot, path)}"  # a changed file is a new finding
+        reader.problem("manifest/invalid-yaml", message, None, subject)
         return []
     text = data.decode("utf-8", errors="replace")
     try:
         docs = load_documents(text)
+    except YamlLimitError as exc:
+        reader.problem("manifest/invalid-yaml", str(exc), exc.line, f"unread {digest(data)}")
+        return []
     except YamlError as exc:
         reader.problem("manifest/invalid-yaml", str(exc), exc.line)
         return []

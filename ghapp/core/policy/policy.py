@@ -9,7 +9,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ghapp.core.model import PolicyLayer
-from ghapp.core.snapshot import Snapshot, read_text
+from ghapp.core.snapshot import Snapshot, read_bounded
+from ghapp.core.yamlnodes import MAX_YAML_BYTES
 
 # Fields a service manifest must carry. Names are Service field names.
 DEFAULT_ALWAYS: tuple[str, ...] = ("owner",)
@@ -99,6 +100,7 @@ class Policy:
 
 
 CONFIG_PATHS: tuple[str, ...] = (".github/ghapp.yml", ".github/ghapp.yaml")
+_FIX_SIZE = f"Keep the config under {MAX_YAML_BYTES:,} bytes (see the README, Limits)."
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,17 @@ def read_policy(
 ) -> tuple[Policy, tuple[ConfigProblem, ...]]:
     """The policy of a repository snapshot: its first config file in CONFIG_PATHS layered over
     the org default (`repo_text`, when given, replaces the file's text)."""
-    path = next((p for p in CONFIG_PATHS if snapshot.size(p) is not None), None)
+    path = next(
+        (p for p in CONFIG_PATHS if snapshot.size(p) is not None or p in snapshot.paths()), None
+    )
     if repo_text is None and path is not None:
-        repo_text = read_text(snapshot, path)
+        data, why = read_bounded(snapshot, path, MAX_YAML_BYTES)
+        if data is None:
+            # Never "no config": the file exists, so it is applied as if empty (the org layer and
+            # the enforcing defaults) and the problem is an error on it.
+            policy, problems = parse_policy("", path, org_text=org_text, today=today)
+            message = f"{why}, so ghapp cannot apply it; the defaults apply until it can"
+            problem = ConfigProblem("config/invalid", path, None, message, _FIX_SIZE)
+            return policy, (problem, *problems)
+        repo_text = data.decode("utf-8", errors="replace")
     return parse_policy(repo_text, path or CONFIG_PATHS[0], org_text=org_text, today=today)

@@ -39,7 +39,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "severities": {
             "type": "object",
             "description": "Override a rule's severity, or turn it off.",
-            "propertyNames": {"pattern": "^(codeowners|manifest|scan|workflow|k8s|config)/"},
+            "propertyNames": {"pattern": "^(codeowners|manifest|scan|workflow|k8s|config|ghapp)/"},
             "additionalProperties": SEVERITY_OR_OFF,
         },
         "ignore": {**STRINGS, "description": "Path globs no check reports on."},

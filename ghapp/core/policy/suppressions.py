@@ -8,7 +8,10 @@ matches no finding is itself reported (`config/unused-suppression`), so a stale 
 cannot quietly waive a future finding.
 
 Suppressions are collected from the files the checks read, through `SuppressionRecorder`: no file
-is read twice and none is read only to look for comments.
+is read twice and none is read only to look for comments. A file over the YAML size limit holds
+no suppressions, and findings about content ghapp could not read or check (`NOT_SUPPRESSIBLE`)
+cannot be waived inline at all: a comment inside that content cannot vouch for it (a waiver in
+the config still can).
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from dataclasses import dataclass
 
 from ghapp.core.model import Finding
 from ghapp.core.snapshot import Snapshot, content_ids, read_files
+from ghapp.core.yamlnodes import MAX_YAML_BYTES
 
 MARKER = b"ghapp:"
 INLINE_PREFIX = "suppressed inline at"  # how a waived finding's text names an inline suppression
 # `#` starts a comment at the start of a line or after whitespace (YAML and CODEOWNERS alike).
-_SUPPRESSION = re.compile(r"(?:^|\s)#\s*ghapp:\s*ignore\[([^\]]*)\][ \t]*(.*?)\s*$")
+# The reason is everything after `]`, stripped in Python: `(.*?)\s*$` would take quadratic time
+# on a long run of spaces followed by more text, and the line comes from a pull request.
+_SUPPRESSION = re.compile(r"(?:^|\s)#\s*ghapp:\s*ignore\[([^\]]*)\](.*)$")
 _COMMENT_ONLY = re.compile(r"^\s*#")
 _CODEOWNERS_NAMES = frozenset({"CODEOWNERS"})
+NOT_SUPPRESSIBLE = frozenset({"workflow/unreadable", "k8s/file-too-large", "ghapp/check-failed"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Suppression:
 
     def waives(self, finding: Finding) -> bool:
         if finding.path != self.path or finding.rule not in self.rules:
+            return False
+        if finding.rule in NOT_SUPPRESSIBLE:
             return False
         if finding.line is None:
             return self.target is None
@@ -68,15 +77,16 @@ def find_suppressions(path: str, text: str) -> tuple[Suppression, ...]:
     in_header = True
     for number, line in enumerate(lines, start=1):
         match = _SUPPRESSION.search(line)
+        reason = match.group(2).strip() if match is not None else ""
         comment_only = _COMMENT_ONLY.match(line) is not None
         if match is not None:
             rules = tuple(r.strip() for r in match.group(1).split(",") if r.strip())
             if comment_only:
-                pending.append((number, rules, match.group(2)))
+                pending.append((number, rules, reason))
                 if in_header:
-                    out.append(Suppression(path, number, None, rules, match.group(2)))
+                    out.append(Suppression(path, number, None, rules, reason))
                 continue
-            out.append(Suppression(path, number, number, rules, match.group(2)))
+            out.append(Suppression(path, number, number, rules, reason))
         if comment_only or not line.strip():
             continue
         in_header = False
@@ -85,9 +95,26 @@ def find_suppressions(path: str, text: str) -> tuple[Suppression, ...]:
     return tuple(out)
 
 
+class SuppressionIndex:
+    """Suppressions by the (path, line) they waive, so that matching F findings against S
+    comments costs F + S, not F * S (both come from a pull request)."""
+
+    def __init__(self, suppressions: Iterable[Suppression]) -> None:
+        self._at: dict[tuple[str, int | None], list[Suppression]] = {}
+        for s in suppressions:
+            self._at.setdefault((s.path, s.target), []).append(s)
+
+    def match(self, finding: Finding) -> Suppression | None:
+        """The suppression that waives `finding`, if any (the first, in file order)."""
+        if finding.path is None:
+            return None
+        candidates = self._at.get((finding.path, finding.line), ())
+        return next((s for s in candidates if s.waives(finding)), None)
+
+
 def match_suppression(suppressions: Sequence[Suppression], finding: Finding) -> Suppression | None:
-    """The suppression that waives `finding`, if any."""
-    return next((s for s in suppressions if s.waives(finding)), None)
+    """The suppression that waives `finding`, if any (index them when matching many)."""
+    return SuppressionIndex(suppressions).match(finding)
 
 
 def unused_suppressions(
@@ -95,17 +122,16 @@ def unused_suppressions(
 ) -> list[Suppression]:
     """Suppression comments that waive none of `findings` (one entry per comment: a comment at
     the top of a file serves both its next line and the file's findings without a line)."""
-    by_path: dict[str, list[Finding]] = {}
-    for finding in findings:
-        if finding.path:
-            by_path.setdefault(finding.path, []).append(finding)
+    waivable = {
+        (f.path, f.line, f.rule) for f in findings if f.path and f.rule not in NOT_SUPPRESSIBLE
+    }
     comments: dict[tuple[str, int], list[Suppression]] = {}
     for s in suppressions:
         comments.setdefault((s.path, s.line), []).append(s)
     return [
         group[0]
         for _, group in sorted(comments.items())
-        if not any(s.waives(f) for s in group for f in by_path.get(s.path, ()))
+        if not any((s.path, s.target, rule) in waivable for s in group for rule in s.rules)
     ]
 
 
@@ -135,7 +161,12 @@ class SuppressionRecorder:
         return ids(path) if ids is not None else None
 
     def _record(self, path: str, data: bytes | None) -> bytes | None:
-        if data is not None and MARKER in data and may_hold_suppressions(path):
+        if (
+            data is not None
+            and len(data) <= MAX_YAML_BYTES
+            and MARKER in data
+            and may_hold_suppressions(path)
+        ):
             self._found[path] = find_suppressions(path, data.decode("utf-8", errors="replace"))
         return data
 

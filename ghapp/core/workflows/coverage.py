@@ -25,6 +25,7 @@ from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, ScanSite, Se
 from ghapp.core.policy.policy import CoverageRequirement
 from ghapp.core.workflows.delegation import Follower
 from ghapp.core.workflows.parsing import (
+    MAX_EXPANDED_JOBS,
     Job,
     StepUse,
     Trigger,
@@ -112,10 +113,11 @@ def find_sites(ctx: Context) -> tuple[Site, ...]:
     workflows = ctx.workflows
     by_path = {w.path: w for w in workflows}
     sites: list[Site] = []
+    budget = [MAX_EXPANDED_JOBS]  # shared: fanned-out reusable workflows cannot multiply it
     for wf in workflows:
         if wf.error is not None:
             continue
-        for use in expand_steps(wf, by_path):
+        for use in expand_steps(wf, by_path, budget=budget):
             found = scanners.match_step(
                 use.step, follow=follower.hook(), cwd=_working_directory(use)
             )

@@ -7,7 +7,9 @@ prerequisites, `$(MAKE)` sub-makes and `-C`/`-f`), a shell script (run by path, 
 `sh`, or `source`d), a package.json script (`npm run x`, `npm test`, `yarn x`, `pnpm x`);
 `Follower.action()` reads a local composite action (`uses: ./.github/actions/scan`). The
 commands found there are matched in turn, several levels deep (a level already on the chain, or
-`MAX_DEPTH` levels, stops it), and each scan is credited to the file and line that runs it.
+`MAX_DEPTH` levels, stops it), and each scan is credited to the file and line that runs it. The
+levels fan out (a target with 20 prerequisites of 20 prerequisites ...), so one `Follower`
+enters at most `MAX_VISITS` of them in all; past that nothing more is followed (fail closed).
 Failure follows each level's rules (ghapp.core.workflows.shell): a script without `set -e` fails
 only by its last command, make checks each recipe line and ignores one prefixed with `-`.
 """
@@ -27,6 +29,7 @@ from ghapp.core.workflows.scanners import Detection, Follow, ScannerCatalog
 from ghapp.core.workflows.shell import PIPEFAIL, Shell, file_shell
 
 MAX_DEPTH = 8
+MAX_VISITS = 20_000  # levels (targets, scripts, actions) one Follower enters, in all
 _Key = tuple[str, str, str]  # (kind, file, target or script name): one level of the chain
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh"})
 _SHELL_SHEBANG = re.compile(r"^#!\s*\S*(/|env\s+)(ba|z|da|k)?sh(\s|$)")
@@ -103,6 +106,12 @@ class Follower:
         self._paths = frozenset(snapshot.paths())
         self._texts: dict[str, str | None] = {}
         self._makefiles: dict[str, Makefile | None] = {}
+        self._visits = MAX_VISITS
+
+    def _visit(self) -> bool:
+        """Whether one more level may be entered (see MAX_VISITS)."""
+        self._visits -= 1
+        return self._visits >= 0
 
     def hook(self, chain: tuple[_Key, ...] = ()) -> Follow:
         """The hook for commands of a script reached through `chain`."""
@@ -129,8 +138,10 @@ class Follower:
         text = self._read(path) if path else None
         if path is None or text is None or key in chain or len(chain) >= MAX_DEPTH:
             return []
+        if not self._visit():
+            return []
         action = parse_composite_action(path, text)
-        if action is None:
+        if action is None or action.error is not None:
             return []
         inner = (*chain, key)
         found: list[Detection] = []
@@ -192,7 +203,7 @@ class Follower:
     ) -> list[Detection]:
         key = ("script", path, "")
         text = self._read(path)
-        if key in chain or text is None:
+        if key in chain or text is None or not self._visit():
             return []
         shell = file_shell(text)
         if errexit:
@@ -281,7 +292,7 @@ class Follower:
     ) -> list[Detection]:
         key = ("make", makefile.path, target)
         rule = makefile.rules.get(target)
-        if rule is None or key in chain or len(chain) >= MAX_DEPTH:
+        if rule is None or key in chain or len(chain) >= MAX_DEPTH or not self._visit():
             return []
         inner = (*chain, key)
         found: list[Detection] = []
@@ -337,7 +348,7 @@ class Follower:
         names = [f"pre{name}", name, f"post{name}"] if manager == "npm" else [name]
         for script_name in names:
             key = ("package", path, script_name)
-            if script_name not in scripts or key in chain:
+            if script_name not in scripts or key in chain or not self._visit():
                 continue
             shell = Shell(False, False, "package")
             hook = self.hook((*chain, key))

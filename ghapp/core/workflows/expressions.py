@@ -7,6 +7,10 @@ where it reaches the step. Everything else (secrets, env, inputs, job outputs, `
 `<`/`>`) is UNKNOWN, which spreads through `!`, `==` and functions, yet `false && x` is still
 False and `true || x` still True. Strings compare ignoring case, as in GitHub.
 
+GitHub refuses expressions over 21,000 characters or nested more than 50 levels (parentheses,
+calls, `!`); so does this reader, and such an `if:` reads as UNKNOWN: it can never reach Python's
+recursion limit.
+
 Why three values: "this job never runs on pull requests" must be certain before coverage drops
 a scan or hygiene reports dead code, so only a definitely False condition means "does not run";
 UNKNOWN, and an expression that cannot be parsed, mean "may run".
@@ -15,6 +19,7 @@ UNKNOWN, and an expression that cannot be parsed, mean "may run".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -24,10 +29,25 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
+MAX_LENGTH = 21_000  # GitHub's own limits on an expression
+MAX_DEPTH = 50
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|<=|>=|[()!<>,])"
     r"|(?P<id>[A-Za-z_][\w\-]*(?:\.[\w\-*]+|\[[^\]]*\])*))"
 )
+
+
+def expression_spans(text: str) -> Iterator[tuple[int, int]]:
+    r"""(start, end) of each `${{ ... }}` in text, as `re.finditer(r"\$\{\{.*?\}\}", DOTALL)`
+    finds them, in linear time: that regex rescans to the end from every unclosed `${{`, which
+    takes minutes on a run script of many of them."""
+    pos = 0
+    while (start := text.find("${{", pos)) != -1:
+        end = text.find("}}", start + 3)
+        if end == -1:
+            return  # no later `${{` can be closed either
+        yield start, end + 2
+        pos = end + 2
 
 
 def may_run(condition: str | None, event: str) -> bool:
@@ -37,6 +57,8 @@ def may_run(condition: str | None, event: str) -> bool:
     text = condition.strip()
     if text.startswith("${{") and text.endswith("}}"):
         text = text[3:-2]
+    if len(text) > MAX_LENGTH:
+        return True
     try:
         value = _Expression(text, event).parse()
     except ValueError:
@@ -60,6 +82,7 @@ class _Expression:
             pos = m.end()
         self.pos = 0
         self.event = event
+        self.depth = 0
 
     def parse(self) -> Any:
         value = self._or()
@@ -107,15 +130,24 @@ class _Expression:
     def _unary(self) -> Any:
         if self._peek() == "!":
             self._take()
+            self._enter()
             value = self._unary()
+            self.depth -= 1
             return UNKNOWN if value is UNKNOWN else not value
         return self._primary()
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ValueError(f"expression nested more than {MAX_DEPTH} levels deep")
 
     def _primary(self) -> Any:
         kind, tok = self._take()
         if tok == "(":
+            self._enter()
             value = self._or()
             self._expect(")")
+            self.depth -= 1
             return value
         if kind == "str":
             return tok[1:-1].replace("''", "'")
@@ -125,12 +157,14 @@ class _Expression:
             raise ValueError(f"unexpected {tok!r}")
         if self._peek() == "(":
             self._take()
+            self._enter()
             args = []
             while self._peek() != ")":
                 args.append(self._or())
                 if self._peek() == ",":
                     self._take()
             self._expect(")")
+            self.depth -= 1
             return _call(tok.lower(), args)
         return self._context(tok)
 

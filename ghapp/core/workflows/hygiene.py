@@ -1,6 +1,8 @@
 """Workflow hygiene: `workflow/…` findings, each on the line to change (zizmor's audits as model).
 
-A workflow that cannot be read is `workflow/invalid`; the others are checked by family:
+A workflow that is not valid is `workflow/invalid`, one ghapp cannot read in full (over the YAML
+limits, or unreadable: GitHub may still run it) `workflow/unreadable`; the others are checked by
+family:
 - pinning: unpinned actions and reusable workflows, `secrets: inherit` to another repository;
 - permissions: no `permissions:`, `write-all`, write scopes granted to every job;
 - credentials: checkout credentials persisted in a job that could leak them;
@@ -18,9 +20,10 @@ from collections.abc import Iterable
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
-from ghapp.core.snapshot import read_text
+from ghapp.core.snapshot import read_bounded, unread_id
 from ghapp.core.workflows import credentials, injection, permissions, pinning, privileged
 from ghapp.core.workflows.parsing import Workflow, is_action_path, parse_composite_action
+from ghapp.core.yamlnodes import MAX_YAML_BYTES
 
 FAMILIES = (pinning.check, permissions.check, credentials.check, privileged.check, injection.check)
 
@@ -32,16 +35,8 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
     for wf in ctx.workflows:
         if wf.error is None:
             valid.append(wf)
-            continue
-        findings.append(
-            ctx.finding(
-                "workflow/invalid",
-                f"{wf.path} cannot be used as a workflow: {wf.error}",
-                path=wf.path,
-                line=wf.error_line,
-                subject=wf.path,
-            )
-        )
+        else:
+            findings.append(_unusable(ctx, wf))
     for family in FAMILIES:
         findings.extend(family(ctx, valid))
     return findings
@@ -49,13 +44,40 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
 
 def check_actions(ctx: Context) -> Iterable[Finding]:
     """The step audits (unpinned `uses:`, script injection) on the snapshot's composite actions:
-    their steps run inside every workflow that uses them."""
+    their steps run inside every workflow that uses them. One ghapp cannot read in full is
+    `workflow/unreadable`."""
     actions: list[Workflow] = []
+    findings: list[Finding] = []
     for path in ctx.snapshot.paths():
         if not is_action_path(path):
             continue
-        text = read_text(ctx.snapshot, path)
-        action = parse_composite_action(path, text) if text is not None else None
-        if action is not None:
+        data, why = read_bounded(ctx.snapshot, path, MAX_YAML_BYTES)
+        action: Workflow | None
+        if data is None:
+            action = Workflow(path, error=why, unread=unread_id(ctx.snapshot, path))
+        else:
+            action = parse_composite_action(path, data.decode("utf-8", errors="replace"))
+        if action is not None and action.unread:
+            findings.append(_unusable(ctx, action))
+        elif action is not None:
             actions.append(action)
-    return [*pinning.check(ctx, actions), *injection.check(ctx, actions)]
+    return [*findings, *pinning.check(ctx, actions), *injection.check(ctx, actions)]
+
+
+def _unusable(ctx: Context, wf: Workflow) -> Finding:
+    """`workflow/invalid`, or `workflow/unreadable` when ghapp could not read it in full."""
+    if wf.unread:
+        return ctx.finding(
+            "workflow/unreadable",
+            f"ghapp cannot check {wf.path}, which GitHub may still run: {wf.error}",
+            path=wf.path,
+            line=wf.error_line,
+            subject=f"{wf.path} {wf.unread}",
+        )
+    return ctx.finding(
+        "workflow/invalid",
+        f"{wf.path} cannot be used as a workflow: {wf.error}",
+        path=wf.path,
+        line=wf.error_line,
+        subject=wf.path,
+    )

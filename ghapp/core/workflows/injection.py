@@ -8,16 +8,18 @@ from collections.abc import Iterator, Sequence
 
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
+from ghapp.core.workflows.expressions import MAX_LENGTH, expression_spans
 from ghapp.core.workflows.parsing import Job, Step, Workflow
 
-_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
-# Event fields a fork author or any commenter writes freely.
+# Event fields a fork author or any commenter writes freely. (`.{0,100}`, not `.*`: every
+# `github.event.commits` of an expression would otherwise rescan it to the end, quadratic in an
+# expression of many of them.)
 UNTRUSTED = re.compile(
     r"github\s*\.\s*(head_ref\b|event\s*\.\s*("
     r"(issue|pull_request|discussion)\.(title|body)\b"
     r"|(comment|review|review_comment)\.body\b"
-    r"|pages\b.*\.page_name\b"
-    r"|commits\b.*\.(message|author\.(email|name))\b"
+    r"|pages\b.{0,100}\.page_name\b"
+    r"|commits\b.{0,100}\.(message|author\.(email|name))\b"
     r"|head_commit\.(message|author\.(email|name))\b"
     r"|pull_request\.head\.(ref|label|repo\.default_branch)\b"
     r"|workflow_run\.(head_branch|display_title|head_commit\.(message|author\.(email|name)))\b"
@@ -46,12 +48,15 @@ def _injections(
     ctx: Context, wf: Workflow, job: Job, step: Step, text: str, key_line: int, where: str
 ) -> Iterator[Finding]:
     cursor = (key_line, 0)
-    for match in _EXPRESSION.finditer(text):
-        expr = match.group(0)
+    last_line = key_line + text.count("\n") + 2  # once: per finding it was quadratic
+    for start, end in expression_spans(text):
+        expr = text[start:end]
+        if len(expr) > MAX_LENGTH:
+            continue  # GitHub refuses such an expression, so it expands nothing
         bad = UNTRUSTED.search(expr)
         if bad is None:
             continue
-        line, column = _locate(wf, expr, cursor, key_line + text.count("\n") + 2)
+        line, column = _locate(wf, expr, cursor, last_line)
         cursor = (line, column or 0)
         yield ctx.finding(
             "workflow/script-injection",

@@ -1,29 +1,42 @@
 """GitHub Actions workflows as values: triggers, jobs and steps with their line numbers.
 
 `load_workflows(snapshot)` parses every `.github/workflows/*.yml|yaml` (GitHub reads only that
-folder, not its subfolders) with the line-aware YAML loader. A file that cannot be read is kept
-as a `Workflow` with `error` set, so hygiene checks can report it and coverage skips it.
+folder, not its subfolders) with the line-aware YAML loader. A file that cannot be used is kept
+as a `Workflow` with `error` set, so hygiene checks can report it and coverage skips it; when
+ghapp could not even read it in full (over the YAML limits, or unreadable) `unread` is set too,
+because GitHub may well run what ghapp could not check.
 `expand_steps` walks a workflow's jobs and follows job-level `uses: ./.github/workflows/x.yml`
 into the called workflow's jobs (cycle-safe), which is how a PR-triggered caller makes a
-`workflow_call`-only file run on pull requests.
+`workflow_call`-only file run on pull requests. Callers can fan out (20 jobs calling a workflow
+of 20 jobs calling ...: 20**6 paths in 7 small files), so a walk visits at most
+`MAX_EXPANDED_JOBS` jobs, a budget that walks over several workflows can share; steps past it
+are not seen (so scans there do not count: that fails closed).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ghapp.core.snapshot import Snapshot, read_text
-
-# `may_run` is re-exported: coverage, hygiene and the tests import it from here.
+# `filter_matches` and `may_run` are re-exported: coverage, hygiene and the tests import them here.
+from ghapp.core.globs import compile_filters
+from ghapp.core.globs import filter_matches as filter_matches
+from ghapp.core.snapshot import Snapshot, digest, read_bounded, unread_id
 from ghapp.core.workflows.expressions import may_run as may_run
-from ghapp.core.yamlnodes import LineDict, LineList, YamlError, load_document
+from ghapp.core.yamlnodes import (
+    MAX_YAML_BYTES,
+    LineDict,
+    LineList,
+    YamlError,
+    YamlLimitError,
+    load_document,
+)
 
 WORKFLOW_DIR = ".github/workflows/"
 MAX_CALL_DEPTH = 10  # GitHub allows 4 levels of nesting; a deeper chain is a cycle or junk
+MAX_EXPANDED_JOBS = 50_000  # job visits per walk (or shared budget), called workflows included
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,7 @@ class Workflow:
     env: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     error_line: int | None = None
+    unread: str | None = None  # not read in full: what identifies its content (`unread_id`)
 
     def trigger(self, event: str) -> Trigger | None:
         return next((t for t in self.triggers if t.event == event), None)
@@ -138,9 +152,11 @@ def load_workflows(snapshot: Snapshot) -> tuple[Workflow, ...]:
     """Every workflow file of the snapshot, parsed (sorted by path)."""
     out = []
     for path in sorted(p for p in snapshot.paths() if is_workflow_path(p)):
-        text = read_text(snapshot, path)
-        if text is not None:
-            out.append(parse_workflow(path, text))
+        data, problem = read_bounded(snapshot, path, MAX_YAML_BYTES)
+        if data is None:
+            out.append(Workflow(path, error=problem, unread=unread_id(snapshot, path)))
+        else:
+            out.append(parse_workflow(path, data.decode("utf-8", errors="replace")))
     return tuple(out)
 
 
@@ -149,6 +165,9 @@ def parse_workflow(path: str, text: str) -> Workflow:
     lines = tuple(text.splitlines())
     try:
         doc = load_document(text)
+    except YamlLimitError as exc:
+        unread = digest(text.encode("utf-8", errors="replace"))
+        return Workflow(path, lines, error=str(exc), error_line=exc.line, unread=unread)
     except YamlError as exc:
         return Workflow(path=path, lines=lines, error=str(exc), error_line=exc.line)
     if not isinstance(doc, LineDict):
@@ -175,17 +194,29 @@ def parse_workflow(path: str, text: str) -> Workflow:
 
 
 def expand_steps(
-    workflow: Workflow, by_path: Mapping[str, Workflow], _chain: tuple[Job, ...] = ()
+    workflow: Workflow,
+    by_path: Mapping[str, Workflow],
+    _chain: tuple[Job, ...] = (),
+    budget: list[int] | None = None,
 ) -> Iterator[StepUse]:
-    """Every step the workflow runs, following local reusable workflows (cycles cut)."""
+    """Every step the workflow runs, following local reusable workflows (cycles cut). `budget`
+    holds the jobs left to visit (default: a fresh MAX_EXPANDED_JOBS); pass one list to several
+    walks to bound them together."""
     seen = {workflow.path}
-    yield from _expand(workflow, by_path, _chain, seen)
+    yield from _expand(workflow, by_path, _chain, seen, budget or [MAX_EXPANDED_JOBS])
 
 
 def _expand(
-    workflow: Workflow, by_path: Mapping[str, Workflow], chain: tuple[Job, ...], seen: set[str]
+    workflow: Workflow,
+    by_path: Mapping[str, Workflow],
+    chain: tuple[Job, ...],
+    seen: set[str],
+    budget: list[int],  # jobs left to visit, shared by the whole walk
 ) -> Iterator[StepUse]:
     for job in workflow.jobs:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
         for step in job.steps:
             yield StepUse(workflow, (*chain, job), step)
         target = local_workflow_target(job.uses)
@@ -193,7 +224,7 @@ def _expand(
             continue
         callee = by_path.get(target)
         if callee is not None and callee.error is None:
-            yield from _expand(callee, by_path, (*chain, job), seen | {target})
+            yield from _expand(callee, by_path, (*chain, job), seen | {target}, budget)
 
 
 def local_workflow_target(uses: str | None) -> str | None:
@@ -332,53 +363,9 @@ def _strings(value: Any) -> tuple[str, ...] | None:
 # --- When does a trigger fire? (Whether an `if:` can be true: ghapp.core.workflows.expressions) -------
 
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+MAX_FILTER_PATTERNS = 10_000  # patterns in one path filter list
+MAX_FILTER_CHECKS = 1_000_000  # path-filter patterns times changed paths, per trigger
 _CODE_UPDATE_TYPES = frozenset({"opened", "synchronize", "reopened"})
-
-
-@lru_cache(maxsize=1024)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """GitHub's filter glob: `*` (not /), `**`, `?`/`+` quantify the previous char, `[..]`."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c in "?+" and out:
-            out.append(c)
-            i += 1
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append(f"[{body}]" if body else re.escape("[]"))
-            i = end + 1
-        elif c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    try:
-        return re.compile("".join(out) + r"\Z")
-    except re.error:
-        return re.compile(re.escape(pattern) + r"\Z")
-
-
-def filter_matches(patterns: Sequence[str], path: str) -> bool:
-    """Whether `path` is selected by a filter list; a later `!pattern` can unselect it."""
-    selected = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        if glob_regex(pattern[1:] if negated else pattern).match(path):
-            selected = not negated
-    return selected
 
 
 def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> bool:
@@ -396,10 +383,22 @@ def fires_for_pull_request(trigger: Trigger, paths: Iterable[str] | None) -> boo
         return True
     changed = paths if isinstance(paths, (list, tuple)) else list(paths)
     if trigger.paths is not None:
-        return any(filter_matches(trigger.paths, p) for p in changed)
+        return _any_selected(trigger.paths, tuple(changed), True)
     if trigger.paths_ignore is not None:
-        return any(not filter_matches(trigger.paths_ignore, p) for p in changed)
+        return _any_selected(trigger.paths_ignore, tuple(changed), False)
     return bool(changed)
+
+
+@lru_cache(maxsize=128)
+def _any_selected(patterns: tuple[str, ...], changed: tuple[str, ...], wanted: bool) -> bool:
+    """Whether some changed path is (`wanted`) or is not selected by the filters. Remembered:
+    coverage asks again for every scan, category and service. Past MAX_FILTER_PATTERNS patterns
+    or MAX_FILTER_CHECKS pattern and path pairs the answer is "no" (the scan is not counted as
+    running on the pull request: that fails closed)."""
+    if len(patterns) > MAX_FILTER_PATTERNS or len(patterns) * len(changed) > MAX_FILTER_CHECKS:
+        return False
+    selects = compile_filters(patterns).selects
+    return any(selects(p) is wanted for p in changed)
 
 
 # --- Composite actions ----------------------------------------------------------------------
@@ -414,9 +413,13 @@ def is_action_path(path: str) -> bool:
 
 def parse_composite_action(path: str, text: str) -> Workflow | None:
     """A composite action as a workflow of one job (`runs`) holding its steps, so the step
-    audits apply to it; None for other kinds of action (Docker, JavaScript) or unreadable ones."""
+    audits apply to it; None for other kinds of action (Docker, JavaScript) or invalid ones. One
+    over the YAML limits is a Workflow with `error` and `unread` set (and no jobs)."""
     try:
         doc = load_document(text)
+    except YamlLimitError as exc:
+        unread = digest(text.encode("utf-8", errors="replace"))
+        return Workflow(path, error=str(exc), error_line=exc.line, unread=unread)
     except YamlError:
         return None
     runs = doc.get("runs") if isinstance(doc, LineDict) else None

@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-_EXPR = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+from ghapp.core.workflows.expressions import expression_spans
+
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 PIPEFAIL = re.compile(r"set\s+(-[a-z]*o\s+pipefail|-o\s+pipefail)")
 _ERREXIT_ON = re.compile(r"^set\s+(-[a-zA-Z]*e[a-zA-Z]*|-o\s+errexit)(\s|$)")
@@ -24,7 +25,7 @@ _SHEBANG_ERREXIT = re.compile(r"^#!\S*(\s+\S*env\s+\S+)?\s+-[a-z]*e")
 _STILL_FAILS = re.compile(r"^((then|do|else)\s+)?(exit\s+([1-9]|\$\?|\"?\$)|false|return\s+[1-9])")
 _CAPTURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\$\?$")
 _PLAIN = re.compile(r"[^\n;&|'\"`\\#$()]+")
-_QUOTED = re.compile(r"'[^']*'|\"(\\.|[^\"\\])*\"")
+_UNQUOTED_RUN = re.compile(r"[^'\"]+")
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _PREFIXES = frozenset({"sudo", "time", "exec", "command", "then", "do", "else", "{", "(", "env"})
 _DECLARES = frozenset({"export", "local", "readonly", "declare", "typeset"})
@@ -62,7 +63,7 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
     Quotes, `$(...)`, comments, here-documents and line continuations are honoured; `${{ }}`
     expressions are blanked first because GitHub substitutes them before the shell sees the script.
     """
-    text = _blank_heredocs(_EXPR.sub(lambda m: "EXPR" + "\n" * m.group(0).count("\n"), script))
+    text = _blank_heredocs(_blank_expressions(script))
     out: list[tuple[str, int, str]] = []
     buf: list[str] = []
     line = start = depth = 0
@@ -134,12 +135,42 @@ def split_script(script: str) -> list[tuple[str, int, str]]:
     return out
 
 
+def _blank_expressions(script: str) -> str:
+    """Each `${{ }}` replaced by `EXPR` (keeping its line breaks), found in linear time."""
+    parts, pos = [], 0
+    for start, end in expression_spans(script):
+        parts += [script[pos:start], "EXPR", "\n" * script.count("\n", start, end)]
+        pos = end
+    return "".join(parts) + script[pos:]
+
+
+def _unquoted(line: str) -> str:
+    """The line without its quoted parts (an unclosed quote runs to its end, as in the shell).
+    A scan, not `re.sub`: a regex restarts at every `"` of an unclosed quote, quadratic time."""
+    out: list[str] = []
+    i = 0
+    while i < len(line):
+        plain = _UNQUOTED_RUN.match(line, i)
+        if plain is not None:
+            out.append(plain.group(0))
+            i = plain.end()
+        elif line[i] == "'":
+            end = line.find("'", i + 1)
+            i = len(line) if end < 0 else end + 1
+        else:  # a double quote: backslash escapes the next character
+            i += 1
+            while i < len(line) and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+            i += 1
+    return "".join(out)
+
+
 def _blank_heredocs(text: str) -> str:
     """Here-document bodies are data, not commands: blank them (keeping the line count)."""
     lines = text.split("\n")
     i = 0
     while i < len(lines):
-        m = _HEREDOC.search(_QUOTED.sub("", lines[i].replace("<<<", "   ")))
+        m = _HEREDOC.search(_unquoted(lines[i].replace("<<<", "   ")))
         i += 1
         if m is None:
             continue

@@ -125,6 +125,7 @@ def _store(args: argparse.Namespace, url: str | None = None, **options: Any) -> 
 def run_worker(args: argparse.Namespace) -> int:
     from ghapp.app.cli import build_processor, evaluation_sandbox
     from ghapp.store.reconcile import reconcile_forever
+    from ghapp.store.refresh import Refresher, refresh_forever
     from ghapp.store.worker import run_workers
 
     settings = _settings()
@@ -137,6 +138,7 @@ def run_worker(args: argparse.Namespace) -> int:
     concurrency = args.concurrency or settings.workers
     sandbox = evaluation_sandbox(args, concurrency)
     processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
+    processor.services.evaluations = store.evaluations  # the details page and the dashboard
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -161,6 +163,16 @@ def run_worker(args: argparse.Namespace) -> int:
                     lookback=86_400.0,
                     stop=stop,
                     metrics=store.metrics,
+                )
+            )
+            tasks.append(
+                refresh_forever(
+                    lambda: httpx.AsyncClient(base_url=settings.github_api_url, timeout=30),
+                    Refresher(store.queue, store.evaluations, processor.github.budget),
+                    app_id=settings.app_id,
+                    private_key=settings.private_key,
+                    interval=args.reconcile_interval,
+                    stop=stop,
                 )
             )
         await asyncio.gather(*tasks)

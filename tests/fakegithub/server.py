@@ -177,9 +177,9 @@ def _error(status: int, message: str, errors: list[Any] | None = None) -> JSONRe
 def _rate_headers(fake: FakeGitHub, installation: int | None) -> dict[str, str]:
     used = sum(1 for c in fake.calls if c.installation == installation) + 1
     return {
-        "x-ratelimit-limit": "5000",
+        "x-ratelimit-limit": str(fake.rate_limit),
         "x-ratelimit-used": str(used),
-        "x-ratelimit-remaining": str(max(5000 - used, 1)),
+        "x-ratelimit-remaining": str(max(fake.rate_limit - used, 1)),
         "x-ratelimit-reset": str(int(time.time()) + 3600),
         "x-ratelimit-resource": "core",
     }

@@ -172,6 +172,7 @@ class FakeGitHub:
         self.schema_violations: list[Violation] = []
         self.faults: list[Fault] = []
         self.oauth = OAuthApp()
+        self.rate_limit = 5000  # x-ratelimit-limit per token: GitHub's for an installation
         self._ids = itertools.count(1001)
 
     # ---- seeding -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ others are still reported).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import shutil
@@ -118,7 +119,8 @@ def evaluate_all(
                 outcomes[i] = evaluate_repository(str(root), **inputs)
                 bar.advance(outcomes[i][0])  # type: ignore[index]
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(roots))) as pool:
+            workers = min(jobs, len(roots))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
                 futures: dict[Future[Outcome], int] = {
                     pool.submit(evaluate_repository, str(root), **inputs): i
                     for i, root in enumerate(roots)
@@ -133,6 +135,13 @@ def evaluate_all(
     finally:
         bar.close()
     return [o for o in outcomes if o is not None]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # Fresh processes from a server, not forks of this one: a fork of a process with threads
+    # (a test runner, an embedding program) can deadlock.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def evaluate_repository(

@@ -172,24 +172,28 @@ HTML_STYLE = """
 :root { --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa; --ok: #116329;
         --bad: #a40e26; --warn: #7d4e00; }
 * { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 90rem; padding: 1.5rem; color: var(--fg);
-       font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
+body { margin: 0 auto; max-width: 120rem; padding: 1.5rem; color: var(--fg);
+       font: 13px/1.4 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; } h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
 .muted { color: var(--muted); }
 .cards { display: flex; flex-wrap: wrap; gap: 1rem; margin: 1rem 0; padding: 0; list-style: none; }
 .cards li { border: 1px solid var(--line); border-radius: 6px; padding: .6rem 1rem; min-width: 10rem; }
 .cards strong { display: block; font-size: 1.6rem; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; text-align: left;
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .4rem; text-align: left;
          vertical-align: top; }
+td .muted { font-size: .9em; word-break: break-all; }
 thead th { background: var(--soft); position: sticky; top: 0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+.wrap { overflow-x: auto; }
+table.narrow { width: auto; min-width: 24rem; }
 code { font: .9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .s-blocks { color: var(--ok); } .s-advisory, .s-not-on-prs { color: var(--warn); }
 .s-missing { color: var(--bad); }
 .compliant { color: var(--ok); font-weight: 600; } .failing { color: var(--bad); font-weight: 600; }
 .legend { margin: .5rem 0; }
-@media print { body { padding: 0; font-size: 11px; } thead th { position: static; } }
+@media print { body { padding: 0; font-size: 11px; } thead th { position: static; }
+               .wrap { overflow: visible; } }
 """
 
 
@@ -217,17 +221,18 @@ def render_html(report: ComplianceReport) -> str:
         'requests and blocks) · <span class="s-advisory">advisory</span> (does not block) · '
         '<span class="s-not-on-prs">no PRs</span> (not on pull requests) · '
         '<span class="s-missing">—</span> (none).</p>',
-        "<table><thead><tr><th>Repository</th><th>Service</th><th>Owner</th><th>Tier</th>"
+        '<div class="wrap"><table><thead><tr><th>Repository</th><th>Service</th><th>Owner</th>'
+        "<th>Tier</th>"
         "<th>Data</th><th>On-call</th><th>CODEOWNERS</th>"
         + "".join(f"<th>{CATEGORY_TITLES[c]}</th>" for c in CATEGORIES)
         + '<th class="num">Errors</th><th class="num">Warnings</th><th>Status</th>'
         "<th>Failing rules</th></tr></thead><tbody>",
     ]
     parts += [_html_row(row) for row in report.services]
-    parts.append("</tbody></table></section>")
+    parts.append("</tbody></table></div></section>")
     if summary["by_rule"]:
         parts.append(
-            '<section aria-labelledby="rules"><h2 id="rules">Failing rules</h2><table>'
+            '<section aria-labelledby="rules"><h2 id="rules">Failing rules</h2><table class="narrow">'
             '<thead><tr><th>Rule</th><th class="num">Services</th></tr></thead><tbody>'
         )
         parts += [
@@ -236,7 +241,7 @@ def render_html(report: ComplianceReport) -> str:
         ]
         parts.append("</tbody></table></section>")
     parts.append(
-        '<section aria-labelledby="owners"><h2 id="owners">By owner</h2><table><thead><tr>'
+        '<section aria-labelledby="owners"><h2 id="owners">By owner</h2><table class="narrow"><thead><tr>'
         '<th>Owner</th><th class="num">Services</th><th class="num">Compliant</th></tr>'
         "</thead><tbody>"
     )

@@ -133,25 +133,22 @@ class ComplianceStore:
 
     # -- reading --------------------------------------------------------------------------------
     def entries(self, org: str) -> list[ServiceEntry]:
-        """Every service of `org`, by repository and service name."""
-        query = (
-            select(
-                c.id,
-                c.repository,
-                c.service,
-                c.owner,
-                c.tier,
-                c.data,
-                c.compliant,
-                c.failing,
-                c.head_sha,
-                c.evaluated_at,
-            )
-            .where(c.org == org.lower())
-            .order_by(c.repository, c.service)
-        )
+        """Every service of `org`, by repository and service name (case-insensitively, the
+        same on every database whatever its collation)."""
+        query = select(
+            c.id,
+            c.repository,
+            c.service,
+            c.owner,
+            c.tier,
+            c.data,
+            c.compliant,
+            c.failing,
+            c.head_sha,
+            c.evaluated_at,
+        ).where(c.org == org.lower())
         with self.engine.connect() as conn:
-            return [
+            found = [
                 ServiceEntry(
                     id=row.id,
                     repository=row.repository,
@@ -166,6 +163,7 @@ class ComplianceStore:
                 )
                 for row in conn.execute(query)
             ]
+        return sorted(found, key=lambda e: (e.repository.casefold(), e.service.casefold(), e.id))
 
     def rows(self, ids: Sequence[int]) -> list[ServiceRow]:
         """The full rows of these entries, in the order given (deleted ones left out)."""

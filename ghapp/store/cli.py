@@ -30,7 +30,9 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument("--max-attempts", type=int, default=8, help="attempts before dead letter")
     worker.add_argument("--lease-seconds", type=float, default=60.0)
     worker.add_argument(
-        "--reconcile-interval", type=float, help="also run the reconciliation pass every N seconds"
+        "--reconcile-interval",
+        type=float,
+        help="also run the reconciliation pass and the dashboard's refresh every N seconds",
     )
     from ghapp.app.cli import add_evaluation_options
 

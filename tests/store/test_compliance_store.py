@@ -4,6 +4,7 @@ organisation and day, and evaluations stored before the dashboard existed are fi
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,3 +130,22 @@ def test_what_a_manifest_says_fits_the_columns(engine: Engine) -> None:
     store.save(record("acme/odd", "a1", AT, report=rep))
     (entry,) = store.compliance.entries("acme")
     assert entry.service == ("n\ufffd" + long)[:300] and len(entry.owner or "") == 300
+
+
+def test_replicas_saving_one_repository_at_once_leave_the_newest_rows(engine: Engine) -> None:
+    store = EvaluationStore(engine, clock=lambda: AT)
+    errors: list[BaseException] = []
+
+    def save(i: int) -> None:
+        try:
+            store.save(record("acme/shop", f"s{i}", AT + i, f"svc{i}", "common"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert services(store) == [("acme/shop", "common", True), ("acme/shop", "svc7", True)]

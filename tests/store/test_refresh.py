@@ -155,8 +155,8 @@ def test_the_rate_limit_reserve_is_left_for_webhooks(engine: Engine, app_token: 
     refresher = Refresher(queue, store, budget, clock=lambda: NOW)
     names = [f"r{i}" for i in range(10)]
     with respx.mock(assert_all_called=False) as router:
-        # 1,000 of 5,000 is the reserve; 1,012 left affords two jobs of six calls.
-        mock_github(router, [repo(n) for n in names], remaining=1012)
+        # 1,000 of 5,000 is the reserve; 1,016 left affords two jobs of eight calls.
+        mock_github(router, [repo(n) for n in names], remaining=1016)
         report = run_pass(refresher, app_token)
     assert (len(report.queued), report.deferred, report.throttled) == (2, 8, True)
     assert budget.wait(77, NOW) is None

@@ -5,7 +5,9 @@
 1. Real corpora (../shared/fixtures/codeowners, skipped when absent): resolve every file of the
    tree. "build" parses and compiles the file; "resolve" maps every path to its deciding rule
    with a freshly built matcher (so ghapp's per-directory memo starts cold every repetition;
-   the speed-up uses this number); "warm" resolves again with a matcher that already did.
+   the speed-up uses this number); "warm" resolves again with a matcher that already did;
+   "per-path" calls `CodeOwners.owners_of(path)` once per file on a fresh matcher, the Python
+   API users call (the peer is always called per path).
    Best of N after a warm-up. Peak memory (tracemalloc) covers build + resolve. Disagreements
    count files whose deciding line differs between the two.
 2. Synthetic scaling: 10 .. 10,000 rules (anchored directories, `/*` children, extensions,
@@ -84,6 +86,9 @@ def measure(text: str, paths: Sequence[str], repeat: int) -> dict[str, float]:
     g_resolve = best_of(
         3 * repeat, lambda co: co.resolve_all(paths), lambda: CodeOwners.from_text(text)
     )
+    g_per_path = best_of(
+        3 * repeat, lambda co: [co.owners_of(p) for p in paths], lambda: CodeOwners.from_text(text)
+    )
     warm = CodeOwners.from_text(text)
     warm.resolve_all(paths)
     p_resolve = best_of(
@@ -92,6 +97,7 @@ def measure(text: str, paths: Sequence[str], repeat: int) -> dict[str, float]:
     return {
         "ghapp_build": best_of(3 * repeat, lambda _: CodeOwners.from_text(text)) * 1e3,
         "ghapp_resolve": g_resolve * 1e3,
+        "ghapp_per_path": g_per_path * 1e3,
         # The same matcher again: its per-directory memo is warm (repeat lookups in one run).
         "ghapp_warm": best_of(3 * repeat, lambda co: co.resolve_all(paths), lambda: warm) * 1e3,
         "ghapp_mib": peak_bytes(lambda: ghapp_lines(text, paths)) / 2**20,
@@ -195,11 +201,11 @@ def main() -> int:
     print("### Real corpora (resolve every file of the tree)\n")
     print(
         "| corpus | rules x files | ghapp build ms | ghapp resolve ms | µs/file | warm ms "
-        "| peer build ms "
-        "| peer resolve ms | µs/file | speed-up (resolve) | speed-up (build+resolve) "
-        "| peak MiB ghapp / peer | disagreements |"
+        "| per-path ms | µs/file | per-path / bulk | peer build ms "
+        "| peer resolve ms | µs/file | speed-up (resolve) | speed-up (per-path) "
+        "| speed-up (build+resolve) | peak MiB ghapp / peer | disagreements |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     found = corpora()
     for repo, text, paths, entry in found:
         m = measure(text, paths, repeat)
@@ -207,14 +213,16 @@ def main() -> int:
         total = (m["peer_build"] + m["peer_resolve"]) / (m["ghapp_build"] + m["ghapp_resolve"])
         print(
             f"| {repo} | {entry['rules']} x {n} | {m['ghapp_build']:.1f} | {m['ghapp_resolve']:.1f} "
-            f"| {m['ghapp_resolve'] * 1e3 / n:.2f} | {m['ghapp_warm']:.1f} | {m['peer_build']:.1f} "
+            f"| {m['ghapp_resolve'] * 1e3 / n:.2f} | {m['ghapp_warm']:.1f} "
+            f"| {m['ghapp_per_path']:.1f} | {m['ghapp_per_path'] * 1e3 / n:.2f} "
+            f"| {m['ghapp_per_path'] / m['ghapp_resolve']:.2f}x | {m['peer_build']:.1f} "
             f"| {m['peer_resolve']:.1f} "
             f"| {m['peer_resolve'] * 1e3 / n:.2f} | {m['peer_resolve'] / m['ghapp_resolve']:.1f}x "
-            f"| {total:.1f}x | {m['ghapp_mib']:.2f} / {m['peer_mib']:.2f} "
+            f"| {m['peer_resolve'] / m['ghapp_per_path']:.1f}x | {total:.1f}x | {m['ghapp_mib']:.2f} / {m['peer_mib']:.2f} "
             f"| {disagreements(text, paths)} |"
         )
     if not found:
-        print("| (../shared/fixtures absent: skipped) | | | | | | | | | | | | |")
+        print("| (../shared/fixtures absent: skipped) | | | | | | | | | | | | | | | | |")
 
     paths, dirs = synthetic_tree()
     print(f"\n### Synthetic scaling ({len(paths)} paths, {len(dirs)} directories)\n")

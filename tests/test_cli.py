@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ghapp.cli import main
+from ghapp.cli import EXIT_BROKEN_PIPE, main
 from tests.conftest import EXAMPLES, ROOT
 
 ACME = EXAMPLES / "acme-shop"
@@ -152,3 +153,30 @@ def test_console_script_runs_as_a_new_user_would() -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "FAILURE" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", str(ACME)],  # a failing check: its status would be 1
+        ["check", str(ACME), "--format", "json"],
+        ["owners", "--repo", str(ACME)],
+        ["rules"],
+    ],
+)
+def test_a_reader_that_went_away_is_not_a_traceback_nor_a_policy_failure(argv: list[str]) -> None:
+    # `ghapp check | head`: the pipe's read end is closed before ghapp writes a byte.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "ghapp", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == EXIT_BROKEN_PIPE

@@ -67,6 +67,15 @@ def test_corpus_agrees_with_peer_on_every_file(shared_fixtures: Path, name: str)
 
 
 @pytest.mark.parametrize("name", CORPORA)
+def test_corpus_owners_of_per_path_agrees_with_resolve_all(
+    shared_fixtures: Path, name: str
+) -> None:
+    text, paths, _ = load(shared_fixtures, name)
+    per_path = CodeOwners.from_text(text)
+    assert [per_path.owners_of(p) for p in paths] == CodeOwners.from_text(text).resolve_all(paths)
+
+
+@pytest.mark.parametrize("name", CORPORA)
 def test_corpus_agrees_with_reference_regex(shared_fixtures: Path, name: str) -> None:
     text, paths, _ = load(shared_fixtures, name)
     co = CodeOwners.from_text(text)

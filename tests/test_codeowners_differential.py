@@ -52,3 +52,14 @@ def test_resolve_all_matches_the_reference_regex(seed: int) -> None:
         want = (expected.line, expected.pattern) if expected else None
         assert got == want, f"{path!r} with rules {lines}"
         assert co.owners_of(path) == match
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_owners_of_one_path_at_a_time_agrees_with_resolve_all(seed: int) -> None:
+    # A fresh matcher each side: the per-path call must not lean on nodes the bulk call built.
+    rng = random.Random(1000 + seed)
+    text = "\n".join(f"{random_pattern(rng)} @o/t{i}" for i in range(rng.randint(1, 25))) + "\n"
+    paths = random_tree(rng, 150)
+    rng.shuffle(paths)
+    one_by_one = CodeOwners.from_text(text)
+    assert [one_by_one.owners_of(p) for p in paths] == CodeOwners.from_text(text).resolve_all(paths)

@@ -133,3 +133,20 @@ def test_bundled_example_config_is_valid() -> None:
     policy, problems = parse_policy(text, today=date(2026, 1, 1))
     assert policy.configured
     assert [p.rule for p in problems] == ["config/expired-waiver"]  # deliberate
+
+
+def test_manifest_owner_teams_map_groups_to_one_or_more_github_teams() -> None:
+    policy, problems = parse_policy(
+        "manifests:\n  owner_teams:\n    open-source: '@acme/engineering'\n"
+        "    group:default/ops: ['@acme/sre', '@acme/oncall']\n"
+    )
+    assert problems == ()
+    assert dict(policy.owner_teams) == {
+        "open-source": ("@acme/engineering",),
+        "group:default/ops": ("@acme/sre", "@acme/oncall"),
+    }
+
+
+def test_manifest_owner_teams_must_be_team_handles() -> None:
+    _, problems = parse_policy("manifests:\n  owner_teams:\n    open-source: engineering\n")
+    assert [(p.rule, p.line) for p in problems] == [("config/invalid", 3)]

@@ -135,3 +135,25 @@ def test_files_carry_owner_rule_and_service() -> None:
         "/services/pay/",
         "pay",
     )
+
+
+def test_a_group_owner_is_assigned_the_github_team_its_group_entity_names() -> None:
+    group = (
+        "kind: Group\nmetadata:\n  name: open-source\n  annotations:\n"
+        "    github.com/team-slug: acme/engineering\n"
+    )
+    head = {
+        **REPO,
+        "services/pay/catalog-info.yaml": CATALOG_INFO.replace(
+            "group:default/payments", "group:default/open-source"
+        )
+        + "---\n"
+        + group,
+        "services/pay/k8s/pod.yaml": (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+            "  containers: [{name: c, image: 'x:latest'}]\n"
+        ),
+    }
+    report = run(head)
+    pod = [f for f in report.findings if f.path == "services/pay/k8s/pod.yaml"]
+    assert pod and {f.owners for f in pod} == {("@acme/engineering",)}

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.context import Context
-from ghapp.core.kubernetes.checks import check_kubernetes, tag_of
+from ghapp.core.kubernetes.checks import check_kubernetes
+from ghapp.core.kubernetes.podspec import tag_of
 from ghapp.core.kubernetes.workloads import manifest_candidates
 from ghapp.core.model import Finding
 from ghapp.core.policy.policy import Policy
@@ -29,11 +30,17 @@ CATALOG = load_catalog([catalog_dir() / "k8s.yaml"])
 _ANNOTATION = re.compile(r"#\s*(ruleid|ok):\s*([^#]+)")
 
 
-def check(files: Mapping[str, str | bytes]) -> list[Finding]:
+def check(files: Mapping[str, str | bytes], policy: Policy | None = None) -> list[Finding]:
     ctx = Context(
-        snapshot=DictSnapshot(files), catalog=CATALOG, policy=Policy(), today=date(2024, 6, 1)
+        snapshot=DictSnapshot(files),
+        catalog=CATALOG,
+        policy=policy or Policy(),
+        today=date(2024, 6, 1),
     )
     return list(check_kubernetes(ctx))
+
+
+RESTRICTED = Policy(pod_security="restricted")
 
 
 def expectations(text: str) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
@@ -75,7 +82,8 @@ def test_fixture_reports_exactly_the_marked_lines(fixture: Path) -> None:
     text = fixture.read_text()
     expected, forbidden = expectations(text)
     assert expected, "a fixture must mark at least one finding"
-    found = pairs(check({f"deploy/{fixture.name}": text}))
+    policy = RESTRICTED if fixture.name.startswith("restricted") else None
+    found = pairs(check({f"deploy/{fixture.name}": text}, policy))
     assert found == expected
     assert not found & forbidden
 

@@ -56,11 +56,12 @@ class StubCodeOwners:
     """CODEOWNERS as {directory prefix: owners}; the longest matching prefix wins."""
 
     def __init__(self, rules: Mapping[str, tuple[str, ...]]) -> None:
-        self.rules = rules
+        self.by_prefix = rules
+        self.rules = tuple(Match(owners, pattern=prefix) for prefix, owners in rules.items())
 
     def owners_of(self, path: str) -> Match | None:
-        hits = [prefix for prefix in self.rules if path.startswith(prefix)]
-        return Match(self.rules[max(hits, key=len)]) if hits else None
+        hits = [prefix for prefix in self.by_prefix if path.startswith(prefix)]
+        return Match(self.by_prefix[max(hits, key=len)]) if hits else None
 
 
 def run(
@@ -291,6 +292,103 @@ def test_duplicate_service_names(files: dict[str, str], duplicates: list[tuple[s
 
 # --- CODEOWNERS consistency ----------------------------------------------------------------------
 
+GROUPS = """\
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: open-source
+  annotations:
+    github.com/team-slug: acme/engineering
+spec:
+  type: team
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: payments
+spec:
+  type: team
+"""
+LOCATION = """\
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata:
+  name: org
+spec:
+  targets: [./org/groups.yaml, https://example.com/elsewhere.yaml]
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "codeowners", "expected"),
+    [
+        # The Group entity says open-source is the GitHub team engineering: they agree.
+        ({"catalog-info.yaml": GROUPS}, {"": ("@acme/engineering",)}, []),
+        # ... and that it is not the team that CODEOWNERS names: a real disagreement.
+        ({"catalog-info.yaml": GROUPS}, {"": ("@acme/billing",)}, ["manifest/owner-mismatch"]),
+        # Group entities in a file a Location targets count too.
+        (
+            {"catalog-info.yaml": LOCATION, "org/groups.yaml": GROUPS},
+            {"": ("@acme/billing",)},
+            ["manifest/owner-mismatch"],
+        ),
+        (
+            {"catalog-info.yaml": LOCATION, "org/groups.yaml": GROUPS},
+            {"": ("@acme/engineering",)},
+            [],
+        ),
+        # A Group entity without the annotation maps nothing.
+        (
+            {"catalog-info.yaml": GROUPS.replace("open-source", "other")},
+            {"": ("@acme/billing",)},
+            [],
+        ),
+    ],
+)
+def test_owner_mismatch_maps_groups_through_backstage_group_entities(
+    files: dict[str, str], codeowners: dict[str, tuple[str, ...]], expected: list[str]
+) -> None:
+    found = run(
+        {
+            **files,
+            "svc/catalog-info.yaml": component("svc").replace("payments", "group:open-source"),
+        },
+        codeowners=codeowners,
+    )
+    assert rules(found) == expected
+    if expected:
+        assert "acme/engineering per its Group entity" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("mapping", "codeowners", "expected"),
+    [
+        ({"open-source": ("@acme/engineering",)}, ("@acme/engineering",), []),
+        ({"group:default/open-source": ("@acme/eng", "@acme/ops")}, ("@acme/ops",), []),
+        (
+            {"group:open-source": ("@acme/engineering",)},
+            ("@acme/billing",),
+            ["manifest/owner-mismatch"],
+        ),
+    ],
+)
+def test_owner_mismatch_maps_groups_through_the_policy(
+    mapping: dict[str, tuple[str, ...]], codeowners: tuple[str, ...], expected: list[str]
+) -> None:
+    catalog = default_catalog()
+    text = component("svc").replace("payments", "group:open-source")
+    snapshot = DictSnapshot({"svc/catalog-info.yaml": text})
+    services, _ = discover_services(snapshot, catalog)
+    ctx = Context(
+        snapshot=snapshot,
+        catalog=catalog,
+        policy=Policy(owner_teams=MappingProxyType(mapping)),
+        today=date(2025, 1, 1),
+        codeowners=StubCodeOwners({"": codeowners}),  # type: ignore[arg-type]
+        services=services,
+    )
+    assert rules(list(check_manifests(ctx))) == expected
+
 
 @pytest.mark.parametrize(
     ("owner", "codeowners", "expected"),
@@ -298,7 +396,16 @@ def test_duplicate_service_names(files: dict[str, str], duplicates: list[tuple[s
         ("group:default/payments", {"svc/": ("@acme/payments",)}, []),
         ("payments", {"svc/": ("@acme/billing", "@acme/Payments")}, []),
         ("user:alice", {"svc/": ("@alice",)}, []),
-        ("group:payments", {"svc/": ("@acme/billing",)}, ["manifest/owner-mismatch"]),
+        # A group is not a team: with no team of its name anywhere in CODEOWNERS (and no Group
+        # entity or policy mapping) its team is unknown, so no disagreement can be shown.
+        ("group:payments", {"svc/": ("@acme/billing",)}, []),
+        ("group:open-source", {"": ("@acme/engineering",)}, []),
+        # ... but a team of that name owning other paths is a real disagreement.
+        (
+            "group:payments",
+            {"svc/": ("@acme/billing",), "pay/": ("@acme/payments",)},
+            ["manifest/owner-mismatch"],
+        ),
         ("user:alice", {"svc/": ("@bob",)}, ["manifest/owner-mismatch"]),
         ("group:payments", {"other/": ("@acme/billing",)}, []),  # no rule: nothing to compare
         ("group:payments", None, []),  # no CODEOWNERS file
@@ -377,7 +484,13 @@ def test_every_manifest_rule_in_the_catalog_is_produced_somewhere() -> None:
         catalog=catalog,
         policy=Policy(manifests=requiring(*FIELD_RULES)),
         today=date(2025, 1, 1),
-        codeowners=StubCodeOwners({"mismatch/": ("@acme/payments",), "ownerless/": ("@acme/w",)}),  # type: ignore[arg-type]
+        codeowners=StubCodeOwners(  # type: ignore[arg-type]
+            {
+                "mismatch/": ("@acme/payments",),
+                "ownerless/": ("@acme/w",),
+                "billing/": ("@acme/billing",),
+            }
+        ),
         services=services,
     )
     ctx_data = Context(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ghapp.core.errors import GhappError
-from ghapp.sources import DirectorySnapshot, GitSnapshot
+from ghapp.core.evaluate import changed_paths
+from ghapp.sources import DirectorySnapshot, GitObjects, GitSnapshot
 
 
 def git(repo: Path, *args: str) -> str:
@@ -95,3 +96,73 @@ def test_git_snapshot_errors_are_one_line(
         GitSnapshot(repo, "nope")
     with pytest.raises(GhappError, match="not a git repository"):
         GitSnapshot(tmp_path_factory.mktemp("plain"), "HEAD")
+
+
+def test_git_snapshots_of_one_repository_share_one_cat_file_process(repo: Path) -> None:
+    (repo / "src" / "a.py").write_text("a = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two")
+    with GitObjects(repo) as objects:
+        old, new = GitSnapshot(repo, "HEAD~1", objects), GitSnapshot(repo, "HEAD", objects)
+        assert old.read("src/a.py") == b"a = 1\n"
+        assert new.read("src/a.py") == b"a = 2\n"
+        assert dict(new.read_many(["CODEOWNERS", "missing", "src/a.py"])) == {
+            "CODEOWNERS": b"* @o/t\n",
+            "missing": None,
+            "src/a.py": b"a = 2\n",
+        }
+        process = objects._process
+        assert process is not None and process.poll() is None
+    assert process.wait(timeout=5) == 0  # closing ends git cat-file --batch
+
+
+def test_git_snapshot_blob_ids_are_equal_exactly_when_bytes_are(repo: Path) -> None:
+    (repo / "src" / "a.py").write_text("a = 2\n")
+    (repo / "copy.py").write_text("a = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two")
+    old, new = GitSnapshot(repo, "HEAD~1"), GitSnapshot(repo, "HEAD")
+    assert old.blob_id("CODEOWNERS") == new.blob_id("CODEOWNERS")
+    assert old.blob_id("src/a.py") != new.blob_id("src/a.py")
+    assert new.blob_id("copy.py") == old.blob_id("src/a.py")
+    assert new.blob_id("missing") is None
+
+
+def test_reads_still_work_when_the_cat_file_process_dies(repo: Path) -> None:
+    with GitObjects(repo) as objects:
+        snap = GitSnapshot(repo, "HEAD", objects)
+        assert snap.read(".gitignore") == b"*.log\n"
+        process = objects._process
+        assert process is not None
+        process.kill()
+        process.wait()
+        # The next read notices, and falls back to one `git cat-file blob` per file.
+        assert snap.read("src/a.py") == b"a = 1\n"
+        assert dict(snap.read_many(["CODEOWNERS"])) == {"CODEOWNERS": b"* @o/t\n"}
+
+
+def test_directory_snapshot_blob_ids_only_for_files_the_work_tree_left_as_committed(
+    repo: Path,
+) -> None:
+    (repo / "CODEOWNERS").write_text("* @o/other\n")  # modified, not staged
+    snap, head = DirectorySnapshot(repo), GitSnapshot(repo, "HEAD")
+    assert snap.blob_id("src/a.py") == head.blob_id("src/a.py")  # clean
+    assert snap.blob_id("CODEOWNERS") is None  # modified: its bytes must be compared
+    assert snap.blob_id("src/b.py") is None  # untracked
+
+
+def test_pr_mode_over_two_refs_and_over_the_work_tree_finds_what_changed(repo: Path) -> None:
+    (repo / "src" / "a.py").write_text("a = 2\n")
+    git(repo, "add", "src/a.py")
+    git(repo, "commit", "-qm", "two")
+    (repo / "CODEOWNERS").write_text("* @o/other\n")
+    (repo / ".gitignore").write_text("*.log\n")  # rewritten, same bytes
+    with GitObjects(repo) as objects:
+        base = GitSnapshot(repo, "HEAD~1", objects)
+        assert changed_paths(base, GitSnapshot(repo, "HEAD", objects)) == ["src/a.py"]
+        # The work tree: a modified file, the committed change, an untracked file.
+        assert changed_paths(base, DirectorySnapshot(repo)) == [
+            "CODEOWNERS",
+            "src/a.py",
+            "src/b.py",
+        ]

@@ -1,6 +1,8 @@
 """The `ghapp` command line: offline checks (`check`, `owners`, `rules`) and the app's processes.
 
-Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason).
+Exit status: 0 success or neutral, 1 policy failure, 2 usage or input error (one-line reason);
+141 (128 + SIGPIPE, as the shell reports a writer killed by a closed pipe) when the reader of
+the output went away (`ghapp check | head`): quietly, never 1, which would say "policy failure".
 Each command lives in its own module with `add_command(subparsers)`; its heavy imports happen
 inside the command, so `ghapp --version` and the offline commands start fast.
 """
@@ -35,6 +37,7 @@ COMMANDS = (
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
 OFFLINE = ("check", "owners", "rules", "ci", "hook", "report", "setup")
 SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(GhappError):
@@ -61,18 +64,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ghapp.masking import mask
 
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
+        return status
     except GhappError as exc:
         print(f"ghapp: error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception:  # a bug: keep the traceback, but never with a password in it
         print(mask(traceback.format_exc()), end="", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter flushes it at exit, and a flush into the
+    closed pipe would print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout replaced by an object without a descriptor
+        pass
 
 
 def build_parser(

@@ -66,22 +66,24 @@ def run_check(args: argparse.Namespace) -> int:
     from ghapp.core.evaluate import evaluate
     from ghapp.render import render_json, render_markdown, render_sarif, render_text
     from ghapp.rules import default_catalog
-    from ghapp.sources import DirectorySnapshot, GitSnapshot, MountedSnapshot
+    from ghapp.sources import DirectorySnapshot, GitObjects, GitSnapshot, MountedSnapshot
 
     root = Path(args.dir)
     if not root.is_dir():
         raise UsageError(f"{args.dir}: no such directory")
     if args.workflows and (args.base or args.head):
         raise UsageError("--workflows checks a folder of files; it does not take --base/--head")
-    head: Any = GitSnapshot(root, args.head) if args.head else DirectorySnapshot(root)
-    if args.workflows:
-        head = MountedSnapshot(head, ".github/workflows")
-    base = GitSnapshot(root, args.base) if args.base else None
-    catalog = default_catalog()
-    inputs = policy_inputs(args)
-    report = evaluate(head, base=base, catalog=catalog, **inputs)
-    if not args.workflows:
-        report = with_suggestions(report, root, head, inputs["directory"], args.head)
+    # One `git cat-file --batch` process serves both refs; a blob they share is read once.
+    with GitObjects(root) as objects:
+        head: Any = GitSnapshot(root, args.head, objects) if args.head else DirectorySnapshot(root)
+        if args.workflows:
+            head = MountedSnapshot(head, ".github/workflows")
+        base = GitSnapshot(root, args.base, objects) if args.base else None
+        catalog = default_catalog()
+        inputs = policy_inputs(args)
+        report = evaluate(head, base=base, catalog=catalog, **inputs)
+        if not args.workflows:
+            report = with_suggestions(report, root, head, inputs["directory"], args.head)
     report = shape_report(report, args)
     if args.quiet:
         print(quiet_line("check", report))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ghapp.core.catalog import Catalog
+from ghapp.core.manifests.groups import OwnerTeams
 from ghapp.core.model import Finding, Service
 from ghapp.core.ownership.directory import OwnerDirectory
 from ghapp.core.policy.policy import Policy
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Context:
     """Inputs of one evaluation. `changed` is None for a whole-repository check, otherwise the
-    paths the change touched (checks may use it to scope what they report)."""
+    paths the change touched (checks may use it to scope what they report). `memo` is shared by
+    the head and base evaluations of one change: a check may keep there results that depend
+    only on a file's path and content (and the policy), so an unchanged file is checked once."""
 
     snapshot: Snapshot
     catalog: Catalog
@@ -33,12 +36,20 @@ class Context:
     services: tuple[Service, ...] = ()
     changed: frozenset[str] | None = None
     directory: OwnerDirectory | None = None
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def workflows(self) -> tuple[Workflow, ...]:
         """The snapshot's parsed workflows, once per evaluation: coverage, its policy check and
         hygiene all read them."""
         return load_workflows(self.snapshot)
+
+    @cached_property
+    def owner_teams(self) -> OwnerTeams:
+        """Manifest group owners mapped to GitHub teams (policy, Group entities, same name)."""
+        rules = self.codeowners.rules if self.codeowners is not None else ()
+        owners = [owner for rule in rules for owner in rule.owners]
+        return OwnerTeams(self.snapshot, self.policy.owner_teams, owners)
 
     @cached_property
     def codeowners_handles(self) -> frozenset[str]:
@@ -60,6 +71,7 @@ class Context:
         suggestion: str | None = None,
         owners: Iterable[str] = (),
         service: str | None = None,
+        fixture: bool = False,
     ) -> Finding:
         """A finding of a catalog rule; severity and default fix come from the catalog
         (the evaluator applies policy overrides, waivers and owners afterwards)."""
@@ -76,4 +88,5 @@ class Context:
             suggestion=suggestion,
             owners=tuple(owners),
             service=service,
+            fixture=fixture,
         )

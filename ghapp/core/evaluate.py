@@ -14,15 +14,19 @@ without a policy (or with `enforce: false`), `failure` when a new, unwaived erro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
+from ghapp.core.fixtures import is_fixture_finding, is_test_path, skipped_note
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
+from ghapp.core.manifests.groups import team_slug
 from ghapp.core.manifests.services import discover_services, owner_team_slug, service_of
 from ghapp.core.model import (
     AppliedWaiver,
@@ -46,7 +50,7 @@ from ghapp.core.policy.suppressions import (
     match_suppression,
     unused_suppressions,
 )
-from ghapp.core.snapshot import Snapshot
+from ghapp.core.snapshot import Snapshot, content_ids
 from ghapp.core.workflows.coverage import (
     Site,
     check_coverage,
@@ -67,16 +71,19 @@ CHECKS: tuple[Check, ...] = (
 )
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "notice": 2}
 REPORT_ONLY_NOTE = "No ghapp config found: report only, nothing blocks."
+Fingerprint = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A context plus the findings its checks produced (before policy is applied) and the
-    inline suppressions found in the files they read."""
+    """A context plus the findings its checks produced (before policy is applied), the
+    inline suppressions found in the files they read, and how many service manifests under
+    test directories were left out."""
 
     context: Context
     findings: tuple[Finding, ...]
     suppressions: tuple[Suppression, ...] = ()
+    fixture_services: int = 0
 
 
 def evaluate(
@@ -119,13 +126,15 @@ def evaluate(
     changed_set = frozenset(changed) if changed is not None else None
 
     config_findings = [_config_finding(catalog, p) for p in problems]
-    current = run_checks(head, catalog, policy, today, changed_set, directory)
+    memo: dict[Hashable, Any] = {}  # per-file results, shared by head and base
+    current = run_checks(head, catalog, policy, today, changed_set, directory, memo)
     suppressions = current.suppressions
     if base is None:
         suppressions += policy_source.suppressions
     findings = _with_unused(current.findings, config_findings, suppressions, catalog)
+    known: set[Fingerprint] | None = None
     if base is not None:
-        before = run_checks(base, catalog, policy, today, changed_set, directory)
+        before = run_checks(base, catalog, policy, today, changed_set, directory, memo)
         known = {
             f.fingerprint
             for f in _with_unused(
@@ -135,12 +144,15 @@ def evaluate(
                 catalog,
             )
         }
-        findings = [f.with_(new=f.fingerprint not in known) for f in findings]
         # Config findings come from the base's config file, and so do their suppressions.
         suppressions += tuple(s for s in policy_source.suppressions if s.path in _paths(problems))
 
     ctx = current.context
-    findings = apply_policy(findings, ctx, suppressions)
+    skipped = 0
+    if not policy.report_test_fixtures:
+        kept = [f for f in findings if not is_fixture_finding(f)]
+        skipped, findings = len(findings) - len(kept), kept
+    findings = apply_policy(findings, ctx, suppressions, known)
     changed_list = sorted(changed_set) if changed_set is not None else None
     sites = find_sites(ctx)
     coverage = compute_coverage(ctx, changed_list, sites)
@@ -152,12 +164,19 @@ def evaluate(
         services=tuple(_with_owner_handle(ctx, s) for s in ctx.services),
         files=files,
         policy_configured=policy.configured,
-        notes=() if policy.configured else (REPORT_ONLY_NOTE,),
+        notes=_notes(policy, skipped, current.fixture_services),
         policy=policy_info(policy),
         service_coverage=touched_coverage(ctx, files, sites),
         codeowners_path=ctx.codeowners_path,
         compared_to_base=base is not None,
     )
+
+
+def _notes(policy: Policy, fixture_findings: int, fixture_services: int) -> tuple[str, ...]:
+    notes = [] if policy.configured else [REPORT_ONLY_NOTE]
+    if fixture_findings or fixture_services:
+        notes.append(skipped_note(fixture_findings, fixture_services))
+    return tuple(notes)
 
 
 def policy_info(policy: Policy) -> PolicyInfo:
@@ -231,6 +250,7 @@ def run_checks(
     today: date,
     changed: frozenset[str] | None,
     directory: OwnerDirectory | None,
+    memo: dict[Hashable, Any] | None = None,
 ) -> Evaluation:
     """Parse ownership once, then run every check over one snapshot."""
     recorder = SuppressionRecorder(snapshot)
@@ -239,6 +259,11 @@ def run_checks(
     text = located.text if located is not None else None
     codeowners = CodeOwners.from_text(text) if text is not None else None
     services, manifest_findings = discover_services(snapshot, catalog)
+    fixture_services = 0
+    if not policy.report_test_fixtures:
+        # A fake catalog entity in test data is not a service: it owns no files, has no checks.
+        real = tuple(s for s in services if not is_test_path(s.manifest))
+        fixture_services, services = len(services) - len(real), real
     ctx = Context(
         snapshot=snapshot,
         catalog=catalog,
@@ -249,17 +274,22 @@ def run_checks(
         services=services,
         changed=changed,
         directory=directory,
+        memo={} if memo is None else memo,
     )
     findings = list(manifest_findings)
     for check in CHECKS:
         findings.extend(check(ctx))
-    return Evaluation(ctx, tuple(findings), recorder.suppressions)
+    return Evaluation(ctx, tuple(findings), recorder.suppressions, fixture_services)
 
 
 def apply_policy(
-    findings: Iterable[Finding], ctx: Context, suppressions: Sequence[Suppression] = ()
+    findings: Iterable[Finding],
+    ctx: Context,
+    suppressions: Sequence[Suppression] = (),
+    known: AbstractSet[Fingerprint] | None = None,
 ) -> list[Finding]:
-    """Ignore paths, override severities, assign owners, apply suppressions and waivers."""
+    """Ignore paths, override severities, assign owners, apply suppressions and waivers; with
+    `known` (the base's fingerprints), mark the findings the base already has as not new."""
     policy = ctx.policy
     out: list[Finding] = []
     for finding in findings:
@@ -268,21 +298,28 @@ def apply_policy(
         severity = policy.severities.get(finding.rule)
         if severity == "off":
             continue
+        changes: dict[str, Any] = {}  # one copy per finding, however many fields change
+        if known is not None:
+            changes["new"] = finding.fingerprint not in known
         if severity is not None:
-            finding = finding.with_(severity=_severity(severity))
-        if finding.service is None and finding.path:
+            changes["severity"] = _severity(severity)
+        service_name = finding.service
+        if service_name is None and finding.path:
             service = service_of(ctx.services, finding.path)
             if service is not None:
-                finding = finding.with_(service=service.name)
+                service_name = changes["service"] = service.name
         if not finding.owners:
-            owners, source = owners_and_source(ctx, finding.path, finding.service)
+            owners, source = owners_and_source(ctx, finding.path, service_name)
             if not owners and finding.rule.startswith("codeowners/") and ctx.codeowners_path:
                 # Nobody owns the file: whoever owns CODEOWNERS must decide who will.
                 owners, source = owners_and_source(ctx, ctx.codeowners_path)
                 source = replace(source, kind="codeowners-file") if source else None
-            finding = finding.with_(owners=owners, owner_source=source)
+            changes["owners"] = owners
+            changes["owner_source"] = source
         elif finding.owner_source is None:
-            finding = finding.with_(owner_source=OwnerSource("check", validated=False))
+            changes["owner_source"] = OwnerSource("check", validated=False)
+        if changes:
+            finding = finding.with_(**changes)
         suppression = match_suppression(suppressions, finding)
         waiver = _waiver_for(policy.waivers, finding)
         if suppression is not None:
@@ -334,21 +371,29 @@ def owners_and_source(
 def service_owner_handle(ctx: Context, service: Service) -> str | None:
     """The service owner as a GitHub handle (`@org/team`, `@user`) when it can be known.
 
-    A Backstage owner such as `group:default/payments` names a team by slug; the organisation
-    comes from a CODEOWNERS team with that slug (the manifest's own path first)."""
+    A Backstage owner such as `group:default/payments` names a catalog group; its team is the
+    one the policy or a Group entity maps it to, else the team of the same slug. The
+    organisation comes from a CODEOWNERS team with that slug (the manifest's own path first),
+    else from the mapping itself."""
     owner = service.owner
     if not owner:
         return None
     if owner.startswith("@") or "@" in owner:
         return owner
     slug = owner_team_slug(owner)
-    if slug is None or ctx.codeowners is None:
+    if slug is None:
         return None
-    match = ctx.codeowners.owners_of(service.manifest)
-    candidates = list(match.owners) if match else []
-    candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
-    teams = (c for c in candidates if c.startswith("@") and "/" in c)
-    return next((t for t in teams if t.split("/", 1)[1].lower() == slug.lower()), None)
+    mapping = ctx.owner_teams.mapping(owner)
+    wanted = mapping.teams if mapping is not None else frozenset({slug.lower()})
+    if ctx.codeowners is not None:
+        match = ctx.codeowners.owners_of(service.manifest)
+        candidates = list(match.owners) if match else []
+        candidates += [o for rule in ctx.codeowners.rules for o in rule.owners]
+        teams = (c for c in candidates if c.startswith("@") and "/" in c)
+        found = next((t for t in teams if team_slug(t) in wanted), None)
+        if found is not None:
+            return found
+    return mapping.handle if mapping is not None else None
 
 
 def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:
@@ -372,12 +417,19 @@ def resolve_files(ctx: Context, paths: Sequence[str]) -> tuple[FileOwners, ...]:
 
 
 def changed_paths(base: Snapshot, head: Snapshot) -> list[str]:
-    """Paths added, removed or modified between two snapshots."""
+    """Paths added, removed or modified between two snapshots. Files both sides identify
+    (`ContentIdentity`) are compared by id; only the others are read."""
     before, after = set(base.paths()), set(head.paths())
     changed = before ^ after
+    base_id, head_id = content_ids(base), content_ids(head)
     for path in before & after:
-        size_a, size_b = base.size(path), head.size(path)
-        if size_a != size_b or base.read(path) != head.read(path):
+        if base_id is not None and head_id is not None:
+            a, b = base_id(path), head_id(path)
+            if a is not None and b is not None:
+                if a != b:
+                    changed.add(path)
+                continue
+        if base.size(path) != head.size(path) or base.read(path) != head.read(path):
             changed.add(path)
     return sorted(changed)
 

@@ -44,6 +44,8 @@ class Finding:
     the action name or the container name), so a finding on the base and the same finding on
     the head compare equal even when lines moved. `suggestion` is the replacement text for the
     whole line `line` when the fix is mechanical (rendered as a GitHub suggested change).
+    `fixture` marks a finding about test fixtures (e.g. a Helm test pod) wherever its file is:
+    like findings under test directories, it is counted rather than reported by default.
     """
 
     rule: str
@@ -60,6 +62,7 @@ class Finding:
     new: bool = True
     waived: bool = False
     waiver: str | None = None
+    fixture: bool = False
     owner_source: OwnerSource | None = None
     waiver_detail: AppliedWaiver | None = None
     suggested_owner: OwnerSuggestion | None = None  # codeowners/unowned-file: who probably should

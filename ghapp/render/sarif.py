@@ -62,9 +62,18 @@ def sarif_document(
                 "results": [
                     _result(f, index[f.rule], report.compared_to_base) for f in report.findings
                 ],
+                **_invocations(report),
             }
         ],
     }
+
+
+def _invocations(report: Report) -> dict[str, Any]:
+    """The report's notes (e.g. what was not reported) as tool execution notifications."""
+    if not report.notes:
+        return {}
+    notes = [{"level": "note", "message": {"text": note}} for note in report.notes]
+    return {"invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notes}]}
 
 
 def fingerprint(finding: Finding) -> str:

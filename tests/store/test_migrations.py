@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import traceback
 
 import pytest
 from sqlalchemy import Engine, inspect
@@ -44,8 +45,9 @@ def test_replicas_starting_together_migrate_once(backend: tuple[str, str | None]
     def start(engine: Engine) -> None:
         try:
             migrate(engine)
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # collected and asserted below, with where it happened
             errors.append(exc)
+            traceback.print_exc()
 
     threads = [threading.Thread(target=start, args=(e,)) for e in engines]
     for thread in threads:

@@ -1,34 +1,39 @@
-"""Kubernetes manifest checks (`k8s/…`): the pod-spec checks Fairwinds Polaris popularised.
+"""Kubernetes manifest checks (`k8s/…`) over a snapshot: which files, read how, checked once.
 
-Each check reads one workload's pod spec or one container and reports at the offending key's
-line, or at the container (or the enclosing `resources` / `securityContext`) when a key is
-missing. Findings carry a subject that survives line moves ("Deployment/api container web") and,
-only where the fix is a one-line value flip, a suggested replacement for that line.
+Files are chosen by `workloads.manifest_candidates` within a budget of files and bytes, read in
+bulk, and each workload is checked by `podspec.check_workload`. A file's findings depend only on
+its path, its bytes and the `podspec.Options` (the policy's restricted rules, the image names a
+build tool tags at deploy time: Skaffold artifacts, a kustomization's `images:`), so they are kept in `ctx.memo` under its content id (or a digest of its
+bytes): the base of a change re-checks only the files the change touched.
 
-Choices, mostly Polaris' defaults (danger -> error, warning -> warning):
-- probes are not required of initContainers, Jobs, CronJobs, nor of bare Pods that are not
-  restarted (`restartPolicy: Never|OnFailure`); resources are not required of initContainers;
-- a missing request is not reported when the matching limit is set, because Kubernetes then
-  defaults the request to the limit (Polaris reports it anyway);
-- run-as-root follows Polaris: the effective (container over pod) `runAsNonRoot: true` or a
-  `runAsUser` of 1 or more is required; `runAsUser: 0` is always reported;
-- a container without `image` is a patch fragment, not a runnable container: not checked.
+Kustomize patches (files a kustomization lists under `patches`, `patchesStrategicMerge`,
+`patchesJson6902`) are partial manifests, checked after every other file: a container a patch
+gives an image and that its base workload (same kind and name, anywhere in the repository)
+does not have is a complete container the patch adds, checked in the base's pod; containers the
+base has are only changed by the patch, and are not checked there. With no base in the
+repository, a patch's containers cannot be told apart and are not checked.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
-from functools import cached_property
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ghapp.core.context import Context
+from ghapp.core.kubernetes.podspec import (
+    Options,
+    PatchScope,
+    Source,
+    check_workload,
+    enabled_restricted_rules,
+)
 from ghapp.core.kubernetes.workloads import (
     MAX_MANIFEST_FILES,
     MAX_TOTAL_BYTES,
-    YAML_LINE_BREAK,
-    Container,
-    Workload,
+    SKAFFOLD_NAMES,
+    build_artifact_images,
     find_workloads,
     kustomization_paths,
     looks_like_helm_template,
@@ -36,335 +41,179 @@ from ghapp.core.kubernetes.workloads import (
     may_be_workload,
     may_hold_pod_spec,
     parse_manifest,
-    patch_paths,
+    read_kustomization,
     split_documents,
 )
 from ghapp.core.model import Finding
-from ghapp.core.yamlnodes import MAX_YAML_BYTES, LineDict, LineList, YamlError
+from ghapp.core.snapshot import Snapshot, content_ids, read_files
+from ghapp.core.yamlnodes import MAX_YAML_BYTES, YamlError, load_documents
 
-DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
-# Pod-level booleans that share a node namespace with the pod: key -> (rule, what is shared).
-HOST_NAMESPACES: tuple[tuple[str, str, str], ...] = (
-    ("hostNetwork", "k8s/host-network", "the node's network stack"),
-    ("hostPID", "k8s/host-pid", "the node's process table"),
-    ("hostIPC", "k8s/host-ipc", "the node's IPC namespace"),
-)
+# (kind, name) of a workload -> its container names and its pod's securityContext.
+BaseIndex = dict[tuple[str, str], tuple[frozenset[str], Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file's findings and the workloads it defines (for kustomize patches' bases)."""
+
+    findings: tuple[Finding, ...] = ()
+    workloads: tuple[tuple[str, str, frozenset[str], Mapping[str, Any]], ...] = ()
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
     """Every `k8s/…` finding in the snapshot, sorted by path, line and rule."""
     snapshot = ctx.snapshot
     paths = snapshot.paths()
-    patches: set[str] = set()
-    for path in kustomization_paths(paths):
-        data = snapshot.read(path)
-        if data is not None and len(data) <= MAX_YAML_BYTES:
-            patches |= patch_paths(path, data.decode("utf-8", errors="replace"))
+    patches, pinned = _kustomizations(snapshot, paths)
+    options = Options(
+        enabled_restricted_rules(ctx), frozenset(pinned | _artifacts(snapshot, paths))
+    )
     findings: list[Finding] = []
-    files_read = bytes_read = 0
+    budget = _Budget()
+    regular: list[str] = []
+    patched: list[str] = []
     for path in manifest_candidates(paths):
-        if path in patches:
-            continue
         size = snapshot.size(path)
         if size is not None and size > MAX_YAML_BYTES:
-            findings.append(_too_large(ctx, path, size))
+            if not path.endswith(".json"):  # most JSON files are not manifests: no notice
+                findings.append(_too_large(ctx, path, size))
             continue
-        if files_read >= MAX_MANIFEST_FILES or bytes_read + (size or 0) > MAX_TOTAL_BYTES:
-            findings.append(_truncated(ctx, path, files_read))
+        if not budget.take(size):
+            findings.append(_truncated(ctx, path, budget.files))
             break
-        data = snapshot.read(path)
-        if data is None:
-            continue
-        files_read += 1
-        bytes_read += len(data)
-        if len(data) > MAX_YAML_BYTES:
-            findings.append(_too_large(ctx, path, len(data)))
-        elif may_hold_pod_spec(data):
-            findings.extend(_check_file(ctx, path, data))
+        (patched if path in patches else regular).append(path)
+    index: BaseIndex = {}
+    for result in _results(ctx, regular, options):
+        findings.extend(result.findings)
+        for kind, name, containers, security in result.workloads:
+            # Overlays may define the same workload twice: a container of either is the base's.
+            known_names, known_security = index.get((kind, name), (frozenset(), {}))
+            index[(kind, name)] = (containers | known_names, known_security or security)
+    for path, data in read_files(snapshot, patched):
+        if data is not None and len(data) <= MAX_YAML_BYTES and may_hold_pod_spec(data):
+            findings.extend(_check_text(ctx, path, data, options, index).findings)
     return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
 
 
-class _Source:
-    """A file's text, split into lines only when a suggestion needs one."""
+class _Budget:
+    """Files and bytes read so far, against MAX_MANIFEST_FILES and MAX_TOTAL_BYTES."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self) -> None:
+        self.files = 0
+        self.bytes = 0
 
-    @cached_property
-    def lines(self) -> list[str]:
-        return YAML_LINE_BREAK.split(self.text)
-
-    def replace_value(self, line: int, key: str, value: str) -> str | None:
-        """Line `line` with `key: <bool>` set to `value`, indentation and comment kept; None
-        when the line is not that simple block-style key (flow style, anchors, tags)."""
-        if not 0 < line <= len(self.lines):
-            return None
-        pattern = rf"(\s*(?:-\s+)?[\"']?{re.escape(key)}[\"']?\s*:\s*)[A-Za-z]+(\s*(?:#.*)?)"
-        match = re.fullmatch(pattern, self.lines[line - 1])
-        return f"{match.group(1)}{value}{match.group(2)}" if match else None
+    def take(self, size: int | None) -> bool:
+        if self.files >= MAX_MANIFEST_FILES or self.bytes + (size or 0) > MAX_TOTAL_BYTES:
+            return False
+        self.files += 1
+        self.bytes += size or 0
+        return True
 
 
-def _check_file(ctx: Context, path: str, data: bytes) -> list[Finding]:
+def _results(ctx: Context, paths: Sequence[str], options: Options) -> Iterable[FileResult]:
+    """Each file's result, read in bulk and checked, or taken from the memo when the same path
+    and content were checked already (the head of a change for its base). Files are read
+    either way, so that whatever wraps the snapshot (inline suppressions) sees them; reading a
+    blob the head read is a cache hit."""
+    snapshot = ctx.snapshot
+    # Content ids pay off only when a change's base and head are both checked; asking a
+    # working tree for them costs a `git status`.
+    ids = content_ids(snapshot) if ctx.changed is not None else None
+    for path, data in read_files(snapshot, paths):
+        if data is None:
+            continue
+        blob = ids(path) if ids is not None else None
+        # Without an id, a digest of the bytes (the memo must not keep every file alive).
+        key = ("k8s", path, blob if blob is not None else hashlib.blake2b(data).digest(), options)
+        result = ctx.memo.get(key)
+        if result is None:
+            result = ctx.memo[key] = _check_bytes(ctx, path, data, options)
+        yield result
+
+
+def _check_bytes(ctx: Context, path: str, data: bytes, options: Options) -> FileResult:
+    if len(data) > MAX_YAML_BYTES:
+        return (
+            FileResult()
+            if path.endswith(".json")
+            else FileResult((_too_large(ctx, path, len(data)),))
+        )
+    if not may_hold_pod_spec(data):
+        return FileResult()
+    return _check_text(ctx, path, data, options, None)
+
+
+def _check_text(
+    ctx: Context, path: str, data: bytes, options: Options, patch_base: BaseIndex | None
+) -> FileResult:
+    """A file's findings and workloads; with `patch_base`, the file is a kustomize patch."""
     text = data.decode("utf-8", errors="replace")
     findings: list[Finding] = []
+    workloads = []
     for offset, document in split_documents(text):
-        if may_be_workload(document):
-            found = _check_document(ctx, path, document)
-            if offset:
-                found = [f.with_(line=f.line + offset) if f.line else f for f in found]
-            findings.extend(found)
-    return findings
-
-
-def _check_document(ctx: Context, path: str, text: str) -> list[Finding]:
-    """Findings of one document (or a whole file), with lines relative to `text`."""
-    try:
-        docs = parse_manifest(text)
-    except YamlError as exc:
-        if looks_like_helm_template(text):
-            return []  # an unrendered template: not YAML yet, nothing to say
-        message = f"{path} looks like a Kubernetes manifest but is not valid YAML ({exc})"
-        return [ctx.finding("k8s/unparseable", message, path=path, line=exc.line, subject="parse")]
-    source = _Source(text)
-    return [
-        finding
-        for doc in docs
-        for workload in find_workloads(path, doc)
-        for finding in _check_workload(ctx, workload, source)
-    ]
-
-
-def _check_workload(ctx: Context, wl: Workload, source: _Source) -> Iterator[Finding]:
-    yield from _check_host_namespaces(ctx, wl, source)
-    yield from _check_host_paths(ctx, wl)
-    for container in wl.containers:
-        if "image" not in container.node:
+        if not may_be_workload(document):
             continue
-        checks = _ContainerChecks(ctx, wl, container, source)
-        yield from checks.probes()
-        yield from checks.resources()
-        yield from checks.run_as_root()
-        yield from checks.privileges()
-        yield from checks.capabilities()
-        yield from checks.root_filesystem()
-        yield from checks.image_tag()
-
-
-def _check_host_namespaces(ctx: Context, wl: Workload, source: _Source) -> Iterator[Finding]:
-    for key, rule, shared in HOST_NAMESPACES:
-        if wl.pod.get(key) is True:
-            line = wl.pod.line_of(key)
-            yield ctx.finding(
-                rule,
-                f"{wl.label} sets `{key}: true`: its pods share {shared}",
-                path=wl.path,
-                line=line,
-                subject=wl.label,
-                suggestion=source.replace_value(line, key, "false"),
-            )
-
-
-def _check_host_paths(ctx: Context, wl: Workload) -> Iterator[Finding]:
-    volumes = wl.pod.get("volumes")
-    for volume in volumes if isinstance(volumes, LineList) else ():
-        if isinstance(volume, LineDict) and "hostPath" in volume:
-            name = volume.get("name")
-            host = volume.get("hostPath")
-            where = host.get("path") if isinstance(host, dict) else None
-            shown = f" ({where})" if isinstance(where, str) else ""
-            yield ctx.finding(
-                "k8s/host-path-volume",
-                f"{wl.label} mounts the node's filesystem{shown} as hostPath volume {name}",
-                path=wl.path,
-                line=volume.line_of("hostPath"),
-                subject=f"{wl.label} volume {name}",
-            )
-
-
-class _ContainerChecks:
-    """The container-level checks of one container, sharing its context and anchors."""
-
-    def __init__(self, ctx: Context, wl: Workload, container: Container, source: _Source) -> None:
-        self.ctx = ctx
-        self.wl = wl
-        self.node = container.node
-        self.source = source
-        self.init = container.init
-        what = "init container" if container.init else "container"
-        self.subject = f"{wl.label} {what} {container.name}"
-        self.sc = _mapping(self.node.get("securityContext"))
-        self.pod_sc = _mapping(wl.pod.get("securityContext"))
-
-    def finding(
-        self, rule: str, problem: str, line: int, suggestion: str | None = None, subject: str = ""
-    ) -> Finding:
-        return self.ctx.finding(
-            rule,
-            f"{self.subject} {problem}",
-            path=self.wl.path,
-            line=line,
-            subject=subject or self.subject,
-            suggestion=suggestion,
-        )
-
-    def probes(self) -> Iterator[Finding]:
-        if self.init or self.wl.runs_to_completion:
-            return
-        for key, rule, what in (
-            ("livenessProbe", "k8s/liveness-probe-missing", "liveness"),
-            ("readinessProbe", "k8s/readiness-probe-missing", "readiness"),
-        ):
-            if self.node.get(key) is None:
-                yield self.finding(rule, f"has no {what} probe (`{key}`)", self.node.line)
-
-    def resources(self) -> Iterator[Finding]:
-        if self.init:
-            return
-        resources = _mapping(self.node.get("resources"))
-        requests = _mapping(resources.get("requests"))
-        limits = _mapping(resources.get("limits"))
-        for resource, label in (("cpu", "CPU"), ("memory", "memory")):
-            has_limit = _has_quantity(limits, resource)
-            if not has_limit:
-                line = self._anchor(resources, "limits", "resources")
-                yield self.finding(f"k8s/{resource}-limit-missing", f"has no {label} limit", line)
-            # With a limit and no request, Kubernetes sets the request to the limit.
-            if not has_limit and not _has_quantity(requests, resource):
-                line = self._anchor(resources, "requests", "resources")
-                yield self.finding(
-                    f"k8s/{resource}-request-missing", f"has no {label} request", line
+        try:
+            docs = parse_manifest(document)
+        except YamlError as exc:
+            if not looks_like_helm_template(document):  # an unrendered template: not YAML yet
+                message = f"{path} looks like a Kubernetes manifest but is not valid YAML ({exc})"
+                line = exc.line + offset if exc.line else None
+                findings.append(
+                    ctx.finding("k8s/unparseable", message, path=path, line=line, subject="parse")
                 )
-
-    def run_as_root(self) -> Iterator[Finding]:
-        user, user_owner = self._effective("runAsUser")
-        non_root, non_root_owner = self._effective("runAsNonRoot")
-        if type(user) is int and user == 0 and user_owner is not None:
-            yield self.finding(
-                "k8s/run-as-root", "runs as root (`runAsUser: 0`)", user_owner.line_of("runAsUser")
-            )
-        elif non_root is not True and not (type(user) is int and user > 0):
-            if non_root is False and non_root_owner is not None:
-                line = non_root_owner.line_of("runAsNonRoot")
-                yield self.finding(
-                    "k8s/run-as-root",
-                    "may run as root (`runAsNonRoot: false` and no non-zero `runAsUser`)",
-                    line,
-                    self.source.replace_value(line, "runAsNonRoot", "true"),
+            continue
+        source = Source(document)
+        for doc in docs:
+            for wl in find_workloads(path, doc):
+                security = wl.pod.get("securityContext")
+                names = frozenset(c.name for c in wl.containers)
+                workloads.append(
+                    (wl.kind, wl.name, names, security if isinstance(security, dict) else {})
                 )
-            else:
-                yield self.finding(
-                    "k8s/run-as-root",
-                    "may run as root (neither `runAsNonRoot: true` nor a non-zero `runAsUser`)",
-                    self._security_anchor(),
-                )
-
-    def privileges(self) -> Iterator[Finding]:
-        if self.sc.get("privileged") is True:
-            line = self.sc.line_of("privileged")
-            yield self.finding(
-                "k8s/privileged",
-                "runs privileged (`privileged: true`): root on the node",
-                line,
-                self.source.replace_value(line, "privileged", "false"),
-            )
-        escalation = self.sc.get("allowPrivilegeEscalation")
-        if escalation is True:
-            line = self.sc.line_of("allowPrivilegeEscalation")
-            suggestion = self.source.replace_value(line, "allowPrivilegeEscalation", "false")
-            yield self.finding(
-                "k8s/privilege-escalation-allowed",
-                "allows privilege escalation (`allowPrivilegeEscalation: true`)",
-                line,
-                suggestion,
-            )
-        elif escalation is not False:
-            yield self.finding(
-                "k8s/privilege-escalation-allowed",
-                "does not set `allowPrivilegeEscalation: false`",
-                self._security_anchor(),
-            )
-
-    def capabilities(self) -> Iterator[Finding]:
-        added = _mapping(self.sc.get("capabilities")).get("add")
-        if not isinstance(added, LineList):
-            return
-        for index, capability in enumerate(added):
-            if not isinstance(capability, str):
-                continue
-            name = capability.upper().removeprefix("CAP_")
-            dangerous = name in DANGEROUS_CAPABILITIES
-            yield self.finding(
-                "k8s/dangerous-capability" if dangerous else "k8s/capability-added",
-                f"adds the {name} capability",
-                added.line_of(index),
-                subject=f"{self.subject} capability {name}",
-            )
-
-    def root_filesystem(self) -> Iterator[Finding]:
-        read_only = self.sc.get("readOnlyRootFilesystem")
-        if read_only is False:
-            line = self.sc.line_of("readOnlyRootFilesystem")
-            yield self.finding(
-                "k8s/writable-root-filesystem",
-                "has a writable root filesystem (`readOnlyRootFilesystem: false`)",
-                line,
-                self.source.replace_value(line, "readOnlyRootFilesystem", "true"),
-            )
-        elif read_only is not True:
-            yield self.finding(
-                "k8s/writable-root-filesystem",
-                "does not set `readOnlyRootFilesystem: true`",
-                self._security_anchor(),
-            )
-
-    def image_tag(self) -> Iterator[Finding]:
-        image = self.node.get("image")
-        if not isinstance(image, str) or "@" in image or _is_templated(image):
-            return
-        tag = tag_of(image)
-        if tag and tag != "latest":
-            return
-        problem = f"uses image {image!r} with " + ("the `latest` tag" if tag else "no tag")
-        yield self.finding("k8s/image-tag-latest", problem, self.node.line_of("image"))
-
-    def _effective(self, key: str) -> tuple[Any, LineDict | None]:
-        """A pod-or-container setting: the container's value overrides the pod's."""
-        for owner in (self.sc, self.pod_sc):
-            if key in owner:
-                return owner[key], owner
-        return None, None
-
-    def _anchor(self, parent: LineDict, key: str, parent_key: str) -> int:
-        """Where a missing key belongs: its sibling block if present, else the parent key,
-        else the container."""
-        if key in parent:
-            return parent.line_of(key)
-        return self.node.line_of(parent_key)
-
-    def _security_anchor(self) -> int:
-        return self.node.line_of("securityContext")
+                scope = None
+                if patch_base is not None:
+                    base = patch_base.get((wl.kind, wl.name))
+                    added = names - base[0] if base is not None else frozenset()
+                    scope = PatchScope(added, base[1] if base is not None else {})
+                for finding in check_workload(ctx, wl, source, options, scope):
+                    if offset and finding.line:
+                        finding = finding.with_(line=finding.line + offset)
+                    findings.append(finding)
+    return FileResult(tuple(findings), tuple(workloads))
 
 
-def _mapping(value: Any) -> LineDict:
-    if isinstance(value, LineDict):
-        return value
-    empty = LineDict()
-    empty.key_lines = {}
-    return empty
+def _kustomizations(
+    snapshot: Snapshot, paths: Sequence[str]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """Every kustomization's patch files, and the image names their `images:` pin."""
+    patches: set[str] = set()
+    pinned: set[tuple[str, str]] = set()
+    for path in kustomization_paths(paths):
+        data = snapshot.read(path)
+        if data is not None and len(data) <= MAX_YAML_BYTES:
+            more, names = read_kustomization(path, data.decode("utf-8", errors="replace"))
+            patches |= more
+            pinned |= names
+    return patches, pinned
 
 
-def _has_quantity(block: LineDict, resource: str) -> bool:
-    return block.get(resource) not in (None, "")
-
-
-def tag_of(image: str) -> str:
-    """The tag of an image reference ('' when none); a registry port is not a tag."""
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
-
-
-def _is_templated(image: str) -> bool:
-    return "{{" in image or "${" in image or "$(" in image
+def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]:
+    """Images the repository's Skaffold configs build (for every manifest: Skaffold's own
+    manifest list is globs, deploy-time choices)."""
+    out: set[tuple[str, str]] = set()
+    for path in paths:
+        if path.rpartition("/")[2] not in SKAFFOLD_NAMES:
+            continue
+        data = snapshot.read(path)
+        if data is None or len(data) > MAX_YAML_BYTES:
+            continue
+        try:
+            docs = load_documents(data.decode("utf-8", errors="replace"))
+            out |= {(image, "") for image in build_artifact_images(docs)}
+        except YamlError:
+            continue
+    return out
 
 
 def _too_large(ctx: Context, path: str, size: int) -> Finding:

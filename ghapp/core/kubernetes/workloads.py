@@ -1,11 +1,14 @@
 """Finding Kubernetes workloads in a snapshot: which YAML files to read, and where pod specs are.
 
 Theory of operation. Any YAML file may be a manifest, so the cost is kept bounded in three
-steps, cheapest first: (1) by path — only `*.yaml`/`*.yml`, never files that are known to be
-something else (workflows, compose files, Backstage manifests, Helm values and chart
-templates, kustomize patches); (2) by bytes — a file that does not mention `apiVersion`, `kind`
-and `containers` cannot hold a pod spec, so it is never parsed; (3) by size and count — files
-over the YAML loader's limit and files past a total budget are reported as notices, not read.
+steps, cheapest first: (1) by path — only `*.yaml`/`*.yml` (then `*.json`, which kubectl reads
+too), never files that are known to be something else (workflows, compose files, Backstage
+manifests, Helm values and chart templates, package and tool configs); (2) by bytes — a file
+that does not mention `apiVersion`, `kind` and `containers` cannot hold a pod spec, so it is
+never parsed; (3) by size and count — YAML files over the loader's limit and files past a total
+budget are reported as notices, not read (an oversized JSON file is skipped silently: most are
+not manifests). Kustomize patches are partial manifests: `check_kubernetes` checks only the
+complete containers they add.
 
 Pod specs are then found at fixed paths per kind (no recursive walk: documents may share
 structures through aliases), `kind: List` items one level deep.
@@ -35,6 +38,8 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "ReplicationController": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "DeploymentConfig": ("spec", "template", "spec"),  # OpenShift
+    "Rollout": ("spec", "template", "spec"),  # Argo Rollouts (a `workloadRef` has no template)
 }
 # Run-to-completion controllers: Polaris does not require probes for them.
 JOB_KINDS = frozenset({"Job", "CronJob"})
@@ -68,6 +73,27 @@ _NOT_MANIFEST_NAMES = frozenset(
         "swagger.yml",
     }
 )
+# JSON files that are never Kubernetes manifests (package and tool configs), by lower-case name.
+_NOT_MANIFEST_JSON = frozenset(
+    {
+        "package.json",
+        "package-lock.json",
+        "composer.json",
+        "tsconfig.json",
+        "jsconfig.json",
+        "renovate.json",
+        "lerna.json",
+        "nx.json",
+        "angular.json",
+        "deno.json",
+        ".eslintrc.json",
+        ".babelrc.json",
+        "tslint.json",
+        "bower.json",
+    }
+)
+SKAFFOLD_NAMES = frozenset({"skaffold.yaml", "skaffold.yml"})
+HELM_HOOK = "helm.sh/hook"
 # The line breaks YAML counts (PyYAML and libyaml alike), so line numbers agree with the parser.
 YAML_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
@@ -97,6 +123,7 @@ class Workload:
     path: str
     pod: LineDict
     containers: tuple[Container, ...]
+    helm_test: bool = False  # a `helm.sh/hook: test` pod: runs only under `helm test`
 
     @property
     def label(self) -> str:
@@ -111,20 +138,48 @@ class Workload:
 
 
 def manifest_candidates(paths: Sequence[str]) -> list[str]:
-    """The YAML paths worth opening, sorted: not workflows or other known non-manifests, not
-    Helm chart templates or values (kustomize patches are dropped later, see `patch_paths`)."""
+    """The paths worth opening: YAML files, sorted, then JSON files, sorted (so a budget cuts
+    JSON first); not workflows or other known non-manifests, not Helm chart templates or values,
+    nothing under node_modules/ (kustomize patches are told apart later, see `read_kustomization`)."""
     chart_dirs = {posixpath.dirname(p) for p in paths if posixpath.basename(p) == "Chart.yaml"}
-    out = []
+    yaml_files: list[str] = []
+    json_files: list[str] = []
     for path in paths:
-        if not path.endswith((".yaml", ".yml")) or path.startswith(".github/"):
+        is_json = path.endswith(".json")
+        if not (is_json or path.endswith((".yaml", ".yml"))) or path.startswith(".github/"):
             continue
         name = posixpath.basename(path).lower()
         if name in _NOT_MANIFEST_NAMES or name.startswith(("docker-compose", "compose.")):
             continue
+        if is_json and (
+            name in _NOT_MANIFEST_JSON
+            or name.startswith("tsconfig")
+            or "node_modules/" in path
+            or path.startswith(".vscode/")
+        ):
+            continue
         if chart_dirs and _is_chart_file(path, chart_dirs):
             continue
-        out.append(path)
-    return sorted(out)
+        (json_files if is_json else yaml_files).append(path)
+    return sorted(yaml_files) + sorted(json_files)
+
+
+def build_artifact_images(docs: Sequence[object]) -> set[str]:
+    """Image names a Skaffold config builds (`build.artifacts[].image`, profiles included):
+    Skaffold replaces them in the manifests it deploys with the built tag or digest."""
+    out: set[str] = set()
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        profiles = doc.get("profiles")
+        for holder in [doc, *(profiles if isinstance(profiles, list) else ())]:
+            build = holder.get("build") if isinstance(holder, dict) else None
+            artifacts = build.get("artifacts") if isinstance(build, dict) else None
+            for artifact in artifacts if isinstance(artifacts, list) else ():
+                image = artifact.get("image") if isinstance(artifact, dict) else None
+                if isinstance(image, str) and image:
+                    out.add(image)
+    return out
 
 
 def kustomization_paths(paths: Sequence[str]) -> list[str]:
@@ -132,14 +187,18 @@ def kustomization_paths(paths: Sequence[str]) -> list[str]:
     return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)
 
 
-def patch_paths(path: str, text: str) -> set[str]:
-    """Repository paths of the patch files a kustomization lists (empty when unreadable)."""
+def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """The patch files a kustomization lists (repository paths), and the image names its
+    `images:` transformer pins (`newTag` or `digest`), whatever tag the manifests write, each
+    with where that applies: the kustomization's directory and each of its local `resources`
+    (a path; files below a directory count)."""
     try:
         docs = load_documents(text)
     except YamlError:
-        return set()
+        return set(), set()
     base = posixpath.dirname(path)
-    out: set[str] = set()
+    patches: set[str] = set()
+    pinned: set[tuple[str, str]] = set()
     for doc in docs[:1]:
         if not isinstance(doc, dict):
             continue
@@ -148,8 +207,32 @@ def patch_paths(path: str, text: str) -> set[str]:
             for entry in entries if isinstance(entries, list) else ():
                 target = entry.get("path") if isinstance(entry, dict) else entry
                 if isinstance(target, str) and "\n" not in target:
-                    out.add(posixpath.normpath(posixpath.join(base, target)))
-    return out
+                    patches.add(posixpath.normpath(posixpath.join(base, target)))
+        resources = doc.get("resources")
+        scopes = {base} | {
+            posixpath.normpath(posixpath.join(base, r))
+            for r in (resources if isinstance(resources, list) else ())
+            if isinstance(r, str) and "://" not in r and not r.startswith(("/", "github.com/"))
+        }
+        images = doc.get("images")
+        for image in images if isinstance(images, list) else ():
+            if not isinstance(image, dict) or not isinstance(image.get("name"), str):
+                continue
+            if image.get("newTag") not in (None, "", "latest") or image.get("digest"):
+                pinned |= {(image["name"], scope) for scope in scopes}
+    return patches, pinned
+
+
+def within(path: str, scope: str) -> bool:
+    """Whether `path` is `scope` or below it ("" or "." is the whole repository)."""
+    return scope in ("", ".") or path == scope or path.startswith(scope + "/")
+
+
+def image_name(image: str) -> str:
+    """An image reference without its tag or digest (`registry:5000/app:1.0` -> `registry:5000/app`)."""
+    image = image.partition("@")[0]
+    head, slash, last = image.rpartition("/")
+    return f"{head}{slash}{last.partition(':')[0]}"
 
 
 def may_hold_pod_spec(data: bytes) -> bool:
@@ -222,6 +305,16 @@ def _workload(path: str, doc: LineDict) -> Iterator[Workload]:
         path=path,
         pod=pod,
         containers=(*_containers(pod, "initContainers"), *_containers(pod, "containers")),
+        helm_test=_is_helm_test(doc),
+    )
+
+
+def _is_helm_test(doc: LineDict) -> bool:
+    meta = doc.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    hook = notes.get(HELM_HOOK) if isinstance(notes, dict) else None
+    return isinstance(hook, str) and any(
+        h.strip() in ("test", "test-success", "test-failure") for h in hook.split(",")
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from ghapp.core.context import Context
+from ghapp.core.manifests.groups import group_slug, team_slug
 from ghapp.core.manifests.services import is_normal_tier, normalise_tier, owners_match
 from ghapp.core.model import Finding, Service
 from ghapp.core.policy.policy import ManifestRequirements
@@ -192,9 +193,18 @@ def _check_ownership(ctx: Context, service: Service) -> list[Finding]:
         return []
     if any(owners_match(service.owner, owner) for owner in codeowners):
         return []
+    how = ""
+    if group_slug(service.owner) is not None:
+        # A catalog group is not a GitHub team: compare only once it is mapped to one.
+        mapping = ctx.owner_teams.mapping(service.owner)
+        if mapping is None:
+            return []
+        if mapping.teams & {t for c in codeowners if "/" in c and (t := team_slug(c))}:
+            return []
+        how = f" ({mapping.source})"
     message = (
-        f"service {service.name!r} is owned by {service.owner!r} in the manifest, but CODEOWNERS"
-        f" assigns {service.manifest} to {', '.join(codeowners)}"
+        f"service {service.name!r} is owned by {service.owner!r} in the manifest{how}, but"
+        f" CODEOWNERS assigns {service.manifest} to {', '.join(codeowners)}"
     )
     line = service.line_of("owner")
     return [_finding(ctx, "manifest/owner-mismatch", message, service, line, "owner")]

@@ -140,7 +140,11 @@ def _dead_rules(
     paths: Sequence[str],
     already: set[int],
 ) -> Iterator[Finding]:
-    usage = co.rule_usage(paths)
+    # The base of a change usually has the same rules and files: one pass serves both.
+    key = ("rule usage", co.rules, tuple(paths))
+    usage = ctx.memo.get(key)
+    if usage is None:
+        usage = ctx.memo[key] = co.rule_usage(paths)
     detailed = 0  # explanations scan every path once per rule: only for the first few
     for index, rule in enumerate(co.rules):
         if rule.line in already or index in usage.decided:

@@ -145,7 +145,7 @@ class CodeOwners:
 
     def owners_of(self, path: str) -> Match | None:
         """The last rule matching `path` (None when no rule matches)."""
-        return self.resolve_all((path,))[0]
+        return self._engine.resolve_one(path, self._matches)
 
     def resolve_all(self, paths: Iterable[str]) -> list[Match | None]:
         """`owners_of` for many paths at once (fast: work is shared per directory)."""

@@ -411,6 +411,18 @@ class Engine:
             append(values[best if best > floor else floor])
         return out
 
+    def resolve_one(self, path: str, values: Sequence[T]) -> T:
+        """`resolve` for one path: the same per-directory nodes and memos, without the per-call
+        tables `resolve` builds to share work among many paths."""
+        d, _, base = path.rpartition("/")
+        node = self._nodes.get(d) or self._new_node(d)
+        floor, finals = node.floor, node.finals
+        memo = finals.memo
+        best = None if memo is None else memo.get(base)
+        if best is None:
+            best = finals.best(base)
+        return values[best if best > floor else floor]
+
     def usage(self, paths: Iterable[str]) -> tuple[set[int], set[int]]:
         """(rules matching some path, rules deciding some path)."""
         matched: set[int] = set()

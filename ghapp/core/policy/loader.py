@@ -180,6 +180,14 @@ def policy_from_config(
         enforce=bool(config.get("enforce", True)),
         publish=MappingProxyType(dict(config.get("publish", {}))),
         commands=MappingProxyType(dict(config.get("commands", {}))),
+        report_test_fixtures=bool(config.get("test_fixtures", {}).get("report", False)),
+        pod_security=str(config.get("kubernetes", {}).get("pod_security", "baseline")),
+        owner_teams=MappingProxyType(
+            {
+                str(group): (teams,) if isinstance(teams, str) else tuple(teams)
+                for group, teams in manifests.get("owner_teams", {}).items()
+            }
+        ),
         tag_pinned_actions=DEFAULT_TAG_PINNED_ACTIONS
         + tuple(config.get("workflows", {}).get("tag_pinned_actions", ())),
         expired_waivers=expired,

@@ -84,6 +84,13 @@ class Policy:
     enforce: bool = True  # False: findings are reported, the conclusion is never failure
     publish: Mapping[str, Any] = field(default_factory=dict)  # review_comments, labels, ...
     commands: Mapping[str, Any] = field(default_factory=dict)  # who may run which command
+    # Manifest group owner (any reference, compared by slug) -> GitHub team handles.
+    owner_teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Kubernetes and manifest findings under test directories: reported, or counted in a note.
+    report_test_fixtures: bool = False
+    # Kubernetes Pod Security Standard profile whose container settings are required:
+    # "baseline" (default) or "restricted" (adds seccomp, drop ALL, no token automount).
+    pod_security: str = "baseline"
     # `uses:` patterns (`*`: within one path segment) allowed to be referenced by tag
     tag_pinned_actions: tuple[str, ...] = DEFAULT_TAG_PINNED_ACTIONS
     layers: tuple[PolicyLayer, ...] = ()  # the files it was read from, org default first

@@ -20,6 +20,7 @@ FIELD = {
     ]
 }
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+TEAM = {"type": "string", "pattern": "^@[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*$"}
 FIELDS = {"type": "array", "items": FIELD}
 SEVERITY_OR_OFF = {"enum": ["error", "warning", "notice", "off"]}
 
@@ -56,6 +57,38 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "required": {**FIELDS, "description": "Fields every service manifest needs."},
                 "by_tier": {"type": "object", "additionalProperties": FIELDS},
                 "by_data": {"type": "object", "additionalProperties": FIELDS},
+                "owner_teams": {
+                    "type": "object",
+                    "description": "Manifest group owner (`open-source`, `group:default/open-source`)"
+                    " -> the GitHub team(s) it is, for manifest/owner-mismatch.",
+                    "additionalProperties": {
+                        "oneOf": [TEAM, {"type": "array", "items": TEAM, "minItems": 1}]
+                    },
+                },
+            },
+        },
+        "kubernetes": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "pod_security": {
+                    "enum": ["baseline", "restricted"],
+                    "description": "restricted: also require the Pod Security Standard's"
+                    " restricted settings (seccomp profile, capabilities.drop: [ALL], no"
+                    " automounted service-account token). Default baseline.",
+                },
+            },
+        },
+        "test_fixtures": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "report": {
+                    "type": "boolean",
+                    "description": "Report Kubernetes and manifest findings under test directories"
+                    " (test/, tests/, testdata/, e2e/, fixtures/, __fixtures__/ at any depth);"
+                    " default false: they are counted in a note.",
+                },
             },
         },
         "coverage": {

@@ -14,11 +14,11 @@ is read twice and none is read only to look for comments.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ghapp.core.model import Finding
-from ghapp.core.snapshot import Snapshot
+from ghapp.core.snapshot import Snapshot, content_ids, read_files
 
 MARKER = b"ghapp:"
 INLINE_PREFIX = "suppressed inline at"  # how a waived finding's text names an inline suppression
@@ -123,7 +123,18 @@ class SuppressionRecorder:
         return self.inner.size(path)
 
     def read(self, path: str) -> bytes | None:
-        data = self.inner.read(path)
+        return self._record(path, self.inner.read(path))
+
+    def read_many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Bulk reads pass through (and are recorded) when the inner snapshot has them."""
+        for path, data in read_files(self.inner, paths):
+            yield path, self._record(path, data)
+
+    def blob_id(self, path: str) -> str | None:
+        ids = content_ids(self.inner)
+        return ids(path) if ids is not None else None
+
+    def _record(self, path: str, data: bytes | None) -> bytes | None:
         if data is not None and MARKER in data and may_hold_suppressions(path):
             self._found[path] = find_suppressions(path, data.decode("utf-8", errors="replace"))
         return data

@@ -10,6 +10,7 @@ dashboard (ghapp.store.compliance), in the same transaction.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from ghapp.core.reportjson import report_from_json
 from ghapp.store.compliance import ComplianceStore
 from ghapp.store.schema import evaluations
 
+logger = logging.getLogger("ghapp.store.evaluations")
 e = evaluations.c
 PRUNE_EVERY = 60.0  # seconds between retention passes of one process
 DAY = 86_400.0
@@ -70,7 +72,10 @@ class EvaluationStore:
         update = {k: statement.excluded[k] for k in values if k not in _KEY}
         rows = None
         if record.default_branch and record.report is not None:
-            rows = self.compliance.rows_of_report(record.repository, record.report)
+            try:
+                rows = self.compliance.rows_of_report(record.repository, record.report)
+            except Exception:  # the evaluation is kept even if its dashboard rows cannot be
+                logger.exception("no dashboard rows for %s", record.repository)
         with self.engine.begin() as conn:
             conn.execute(statement.on_conflict_do_update(index_elements=_KEY, set_=update))
             if rows is not None:

@@ -84,3 +84,12 @@ def test_ci_outside_actions_and_version_work_in_the_light_install(light_venv: Pa
     assert version.returncode == 0 and version.stdout.startswith("ghapp ")
     ci = run(light_venv / "bin" / "ghapp", "ci")
     assert ci.returncode == 2 and "GITHUB_ACTIONS" in ci.stderr
+
+
+@pytest.mark.slow
+def test_the_light_install_writes_the_compliance_report(light_venv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    args = ("report", EXAMPLES / "acme-shop", "--format", "html", "--output", target)
+    result = run(light_venv / "bin" / "ghapp", *args)
+    assert result.returncode == 0, result.stderr
+    assert "<table" in target.read_text() and "payments" in target.read_text()

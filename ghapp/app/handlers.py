@@ -292,6 +292,7 @@ async def _evaluate(
     changed: ChangedFiles | None,
     *,
     pr_number: int | None = None,
+    suggestions: bool = True,
 ) -> tuple[Report, Policy]:
     org_text, _, _ = await asyncio.gather(
         services.org_configs.get(client, repo.split("/")[0]),
@@ -325,9 +326,11 @@ async def _evaluate(
         raise
     except Exception as exc:  # a bug or an input the core could not take: say so, never hang
         raise EvaluationFailed(f"the evaluation failed: {type(exc).__name__}: {exc}") from exc
-    report = await with_owner_suggestions(
-        GitHubHistory(client, services.caches), repo, head.tree.sha, head, report, services.clock()
-    )
+    if suggestions:  # extra calls (commit history of unowned files): not for the dashboard
+        history = GitHubHistory(client, services.caches)
+        report = await with_owner_suggestions(
+            history, repo, head.tree.sha, head, report, services.clock()
+        )
     for hook in services.report_hooks:
         hook(report)
     notes = tuple(n for n in (head.tree.note, base.tree.note if base else None) if n)

@@ -20,6 +20,7 @@ from typing import Any
 from ghapp.app.delivery import Delivery, PermanentFailure
 from ghapp.app.handlers import Evaluator, Services, register
 from ghapp.app.memory import InMemoryMemory, Memory
+from ghapp.app.refresh import register as register_refresh
 from ghapp.app.router import Event, Router
 from ghapp.app.sandbox import Sandbox, ThreadSandbox
 from ghapp.commands.audit import AuditLog
@@ -76,6 +77,7 @@ class Processor:
             sandbox=sandbox or ThreadSandbox(),
         )
         register(self.router, self.services)
+        register_refresh(self.router)
 
     @property
     def requested_actions(self) -> dict[str, Any]:

@@ -29,12 +29,13 @@ COMMANDS = (
     "ghapp.cli.rules",
     "ghapp.cli.ci",
     "ghapp.cli.hook",
+    "ghapp.cli.report",
     "ghapp.cli.setup",
 )
 # Modules that add the app's subcommands (serve, replay, worker, ...); imported when used. They
 # need the `server` extra: without it, asking for one of their commands says how to install it.
 EXTENSIONS = ("ghapp.app.cli", "ghapp.store.cli")
-OFFLINE = ("check", "owners", "rules", "ci", "hook", "setup")
+OFFLINE = ("check", "owners", "rules", "ci", "hook", "report", "setup")
 SERVER_EXTRA_HINT = "pip install 'ghapp[server]'"
 EXIT_BROKEN_PIPE = 141
 

@@ -31,6 +31,7 @@ from ghapp.github.auth import (
     load_private_key,
     parse_expiry,
 )
+from ghapp.github.budget import RateBudget
 from ghapp.github.errors import (
     Forbidden,
     GitHubError,
@@ -81,6 +82,7 @@ class GitHubFactory:
         self.settings = settings
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.counter = counter or CallCounter()
+        self.budget = RateBudget()  # the quota each installation's responses report
         self._cache = MemCacheStrategy()  # this factory's own JWT cache
         self.tokens = InstallationTokens(self._mint_token, self.clock)
         self._app = self._github(
@@ -109,6 +111,7 @@ class GitHubFactory:
             self.counter.record(installation_id, request)
 
         async def observe(response: httpx.Response) -> None:
+            self.budget.observe(installation_id, response.headers)
             for observer in self.counter.observers:
                 observer(
                     response.request.method,

@@ -30,7 +30,9 @@ def add_commands(subparsers: Any) -> None:
     worker.add_argument("--max-attempts", type=int, default=8, help="attempts before dead letter")
     worker.add_argument("--lease-seconds", type=float, default=60.0)
     worker.add_argument(
-        "--reconcile-interval", type=float, help="also run the reconciliation pass every N seconds"
+        "--reconcile-interval",
+        type=float,
+        help="also run the reconciliation pass and the dashboard's refresh every N seconds",
     )
     from ghapp.app.cli import add_evaluation_options
 
@@ -125,6 +127,7 @@ def _store(args: argparse.Namespace, url: str | None = None, **options: Any) -> 
 def run_worker(args: argparse.Namespace) -> int:
     from ghapp.app.cli import build_processor, evaluation_sandbox
     from ghapp.store.reconcile import reconcile_forever
+    from ghapp.store.refresh import Refresher, refresh_forever
     from ghapp.store.worker import run_workers
 
     settings = _settings()
@@ -137,6 +140,7 @@ def run_worker(args: argparse.Namespace) -> int:
     concurrency = args.concurrency or settings.workers
     sandbox = evaluation_sandbox(args, concurrency)
     processor = build_processor(settings, audit=store.audit, memory=store.memory, sandbox=sandbox)
+    processor.services.evaluations = store.evaluations  # the details page and the dashboard
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -161,6 +165,16 @@ def run_worker(args: argparse.Namespace) -> int:
                     lookback=86_400.0,
                     stop=stop,
                     metrics=store.metrics,
+                )
+            )
+            tasks.append(
+                refresh_forever(
+                    lambda: httpx.AsyncClient(base_url=settings.github_api_url, timeout=30),
+                    Refresher(store.queue, store.evaluations, processor.github.budget),
+                    app_id=settings.app_id,
+                    private_key=settings.private_key,
+                    interval=args.reconcile_interval,
+                    stop=stop,
                 )
             )
         await asyncio.gather(*tasks)

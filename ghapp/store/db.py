@@ -20,6 +20,8 @@ version table) in that schema through `search_path`, which is how tests isolate 
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -84,6 +86,20 @@ def make_engine(url: str | None, *, schema: str | None = None, pool_size: int = 
     return engine
 
 
+def _switch_to_wal(cursor: Any, attempts: int = 200) -> None:
+    """`PRAGMA journal_mode=WAL`, retried: while another connection holds a write lock on a
+    file still in rollback mode, SQLite refuses the switch at once, without the busy timeout
+    (replicas starting together on a new file)."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: str) -> Engine:
     # timeout: how long a writer waits for the lock before "database is locked".
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -95,7 +111,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_conn.cursor()
         # The busy timeout first: switching a new file to WAL waits for other starting replicas.
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -3,12 +3,14 @@
 `save` replaces the row of the same repository, head SHA and kind, so a re-check keeps one row.
 Rows older than the retention period are pruned (at most once a minute, on save), except each
 repository's latest default-branch evaluation, which the organisation dashboard needs however
-old it is.
+old it is. Saving a default-branch evaluation also replaces that repository's rows of the
+dashboard (ghapp.store.compliance), in the same transaction.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,8 +25,10 @@ from sqlalchemy.orm import aliased
 from ghapp.app.checkrun import EvaluationRecord
 from ghapp.core.model import Report
 from ghapp.core.reportjson import report_from_json
+from ghapp.store.compliance import ComplianceStore
 from ghapp.store.schema import evaluations
 
+logger = logging.getLogger("ghapp.store.evaluations")
 e = evaluations.c
 PRUNE_EVERY = 60.0  # seconds between retention passes of one process
 DAY = 86_400.0
@@ -57,16 +61,53 @@ class EvaluationStore:
         self.clock = clock
         self._last_prune = 0.0
         self._lock = threading.Lock()
+        self.compliance = ComplianceStore(engine)
 
     def save(self, record: EvaluationRecord) -> None:
-        """Insert or replace the row for (repository, head SHA, kind); prune now and then."""
+        """Insert or replace the row for (repository, head SHA, kind), and the dashboard's rows
+        of a default-branch evaluation; prune now and then."""
         values = _row(record)
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = insert(evaluations).values(**values)
         update = {k: statement.excluded[k] for k in values if k not in _KEY}
+        rows = None
+        if record.default_branch and record.report is not None:
+            try:
+                rows = self.compliance.rows_of_report(record.repository, record.report)
+            except Exception:  # the evaluation is kept even if its dashboard rows cannot be
+                logger.exception("no dashboard rows for %s", record.repository)
         with self.engine.begin() as conn:
             conn.execute(statement.on_conflict_do_update(index_elements=_KEY, set_=update))
+            if rows is not None:
+                self.compliance.replace(
+                    conn, record.repository, record.head_sha, values["evaluated_at"], rows
+                )
         self._maybe_prune()
+
+    def default_branch_times(self) -> dict[str, float]:
+        """Each repository's latest default-branch evaluation time (failed ones too)."""
+        query = (
+            select(e.repository, func.max(e.evaluated_at))
+            .where(e.default_branch.is_(True))
+            .group_by(e.repository)
+        )
+        with self.engine.connect() as conn:
+            return {str(repo): float(at) for repo, at in conn.execute(query)}
+
+    def backfill_compliance(self) -> int:
+        """Dashboard rows for repositories whose latest default-branch evaluation has none
+        (evaluations stored before the dashboard existed); how many repositories."""
+        missing = set(self.default_branch_times()) - self.compliance.repositories()
+        done = 0
+        for stored in self.latest_default_branch(sorted(missing)) if missing else ():
+            record = stored.record
+            if record.report is None:
+                continue
+            rows = self.compliance.rows_of_report(record.repository, record.report)
+            at = _row(record)["evaluated_at"]
+            with self.engine.begin() as conn:
+                done += self.compliance.replace(conn, record.repository, record.head_sha, at, rows)
+        return done
 
     def latest(self, repository: str, head_sha: str) -> StoredEvaluation | None:
         """The newest evaluation of this commit (any kind)."""

@@ -478,6 +478,12 @@ class Queue:
                 )
         return found
 
+    def waiting(self, event: str) -> int:
+        """Jobs of `event` pending or running (e.g. how much refresh work is queued already)."""
+        with self.engine.connect() as conn:
+            query = select(func.count()).where(d.event == event, d.status.in_([PENDING, RUNNING]))
+            return int(conn.execute(query).scalar() or 0)
+
     def stats(self) -> QueueStats:
         """Jobs per status and the age of the oldest pending job."""
         with self.engine.connect() as conn:

@@ -127,3 +127,39 @@ evaluations = Table(
     Index("ix_ghapp_evaluations_default", "repository", "default_branch", "evaluated_at"),
     Index("ix_ghapp_evaluations_age", "evaluated_at"),
 )
+
+# The organisation dashboard (ghapp.store.compliance): one row per service of each repository's
+# latest default-branch evaluation (`row` is ServiceRow.to_json(); the other columns are what the
+# page filters on: `data` is ",pci,pii," and `failing` " rule rule ", so LIKE finds one value).
+compliance_services = Table(
+    "ghapp_compliance_services",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("org", String(100), nullable=False),  # lower-cased owner of the repository
+    Column("repository", String(300), nullable=False),
+    Column("service", String(300), nullable=False),
+    Column("owner", String(300)),
+    Column("tier", String(100)),
+    Column("data", Text, nullable=False),
+    Column("compliant", Boolean, nullable=False),
+    Column("failing", Text, nullable=False),
+    Column("row", Text, nullable=False),
+    Column("head_sha", String(64), nullable=False),
+    Column("evaluated_at", Float(53), nullable=False),
+    UniqueConstraint("repository", "service", name="uq_ghapp_compliance_service"),
+    Index("ix_ghapp_compliance_org", "org", "repository"),
+)
+
+# One row per organisation and day: the compliance trend. `by_owner` is JSON
+# {owner: [services, compliant]}, `by_rule` JSON {rule: services failing it}.
+compliance_snapshots = Table(
+    "ghapp_compliance_snapshots",
+    metadata,
+    Column("org", String(100), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("services", Integer, nullable=False),
+    Column("compliant", Integer, nullable=False),
+    Column("by_owner", Text, nullable=False),
+    Column("by_rule", Text, nullable=False),
+    Column("taken_at", Float(53), nullable=False),
+)

@@ -26,6 +26,7 @@ from ghapp.store.metrics import Metrics
 from ghapp.store.migrations import migrate
 from ghapp.store.queue import Queue, RetryPolicy
 from ghapp.store.reconcile import reconcile_forever
+from ghapp.store.refresh import Refresher, refresh_forever
 from ghapp.store.sink import DurableSink
 from ghapp.store.worker import Processor, run_workers
 
@@ -62,13 +63,12 @@ class Store:
         queue = Queue(engine, lease_seconds=lease_seconds, retry=RetryPolicy(max_attempts))
         metrics = metrics or Metrics()
         metrics.watch_queue(queue)
-        return cls(
-            queue,
-            metrics,
-            DurableAuditLog(engine),
-            DurableMemory(engine),
-            EvaluationStore(engine, retention_days=retention_days),
-        )
+        evaluations = EvaluationStore(engine, retention_days=retention_days)
+        try:
+            evaluations.backfill_compliance()
+        except Exception:  # the dashboard fills in as evaluations come; never block a start
+            logger.exception("could not fill the dashboard from stored evaluations")
+        return cls(queue, metrics, DurableAuditLog(engine), DurableMemory(engine), evaluations)
 
 
 class BackgroundLoop:
@@ -121,7 +121,8 @@ def start_workers(
     concurrency: int,
     reconcile: dict[str, Any] | None = None,
 ) -> BackgroundLoop:
-    """Run `concurrency` workers (and the reconciliation loop, given its settings) in a thread."""
+    """Run `concurrency` workers (and the reconciliation and dashboard refresh loops, given
+    their settings) in a thread."""
     background = BackgroundLoop()
 
     async def workers(stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -149,6 +150,21 @@ def start_workers(
             )
 
         background.add(reconciler)
+        budget = getattr(getattr(processor, "github", None), "budget", None)
+        if budget is not None:  # the dashboard's refresh shares the workers' view of the quota
+            refresher = Refresher(store.queue, store.evaluations, budget)
+
+            async def refresh(stop: asyncio.Event, wake: asyncio.Event) -> None:
+                await refresh_forever(
+                    lambda: httpx.AsyncClient(base_url=api_url, timeout=30),
+                    refresher,
+                    app_id=options["app_id"],
+                    private_key=options["private_key"],
+                    interval=options["interval"],
+                    stop=stop,
+                )
+
+            background.add(refresh)
     background.start()
     return background
 

@@ -1,4 +1,5 @@
-"""The pages `ghapp serve` adds beside the webhook: sign-in and the evaluation details page.
+"""The pages `ghapp serve` adds beside the webhook: sign-in, the evaluation details page and the
+organisation dashboard (with its CSV and JSON exports).
 
 `web_routes` returns one `Mount` carrying the session middleware, so the webhook, health and
 metrics routes (mounted before it) never read or set a cookie.
@@ -20,6 +21,7 @@ from ghapp.settings import Settings
 from ghapp.store.evaluations import EvaluationStore
 from ghapp.web.auth import Access, account, auth_routes, guarded
 from ghapp.web.checks import details_page
+from ghapp.web.dashboard import dashboard_routes
 from ghapp.web.templating import render_page
 
 
@@ -30,7 +32,8 @@ def web_routes(
     github: Any = None,
     catalog: Catalog | None = None,
 ) -> Mount:
-    """Sign-in (`/login`, `/login/callback`, `/logout`) and `/{owner}/{repo}/checks/{sha}`.
+    """Sign-in (`/login`, `/login/callback`, `/logout`), `/{owner}/{repo}/checks/{sha}` and
+    `/orgs/{org}` (ghapp.web.dashboard).
     `github` is the app's GitHubFactory (to ask whether the app is installed on a repository)."""
     if catalog is None:
         from ghapp.rules import default_catalog
@@ -42,7 +45,8 @@ def web_routes(
         return render_page(
             "message.html",
             heading="ghapp",
-            message="Pull-request governance: open a check run's details from a pull request.",
+            message="Pull-request governance: open a check run's details from a pull request, "
+            "or your organisation's service compliance at /orgs/ORGANISATION.",
             **account(request, access),
         )
 
@@ -60,6 +64,7 @@ def web_routes(
             Route("/", home, methods=["GET"]),
             *auth_routes(access),
             Route("/{owner}/{repo}/checks/{sha}", page, methods=["GET"]),
+            *dashboard_routes(access, evaluations.compliance),
         ],
         middleware=[access.session_middleware()],
         exception_handlers={GitHubError: github_down},

@@ -8,6 +8,7 @@ schemas (schemas.py). harness.py starts servers, signs webhooks and waits for co
 
 from . import (
     history,  # noqa: F401  (registers the commits, org teams and team members routes)
+    installation,  # noqa: F401  (registers GET /installation/repositories)
     manifests,  # noqa: F401  (registers the App-manifest flow's routes)
     oauth,  # registers the user-token API routes  # noqa: F401
 )

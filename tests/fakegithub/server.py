@@ -175,12 +175,24 @@ def _error(status: int, message: str, errors: list[Any] | None = None) -> JSONRe
 
 
 def _rate_headers(fake: FakeGitHub, installation: int | None) -> dict[str, str]:
-    used = sum(1 for c in fake.calls if c.installation == installation) + 1
+    now = time.time()
+    if fake.rate_window_ends and now >= fake.rate_window_ends:  # a new hour: a fresh quota
+        fake.rate_used.clear()
+        fake.rate_scanned = len(fake.calls)
+        fake.rate_window_ends = 0.0
+    if not fake.rate_window_ends:
+        fake.rate_window_ends = now + 3600
+    # Counted incrementally (calls are only ever appended): a pass over thousands of
+    # repositories would otherwise rescan every earlier call on each request.
+    for call in fake.calls[fake.rate_scanned :]:
+        fake.rate_used[call.installation] += 1
+    fake.rate_scanned = len(fake.calls)
+    used = fake.rate_used[installation] + 1
     return {
-        "x-ratelimit-limit": "5000",
+        "x-ratelimit-limit": str(fake.rate_limit),
         "x-ratelimit-used": str(used),
-        "x-ratelimit-remaining": str(max(5000 - used, 1)),
-        "x-ratelimit-reset": str(int(time.time()) + 3600),
+        "x-ratelimit-remaining": str(max(fake.rate_limit - used, 1)),
+        "x-ratelimit-reset": str(int(fake.rate_window_ends)),
         "x-ratelimit-resource": "core",
     }
 

@@ -172,6 +172,10 @@ class FakeGitHub:
         self.schema_violations: list[Violation] = []
         self.faults: list[Fault] = []
         self.oauth = OAuthApp()
+        self.rate_limit = 5000  # x-ratelimit-limit per token: GitHub's for an installation
+        self.rate_used: Counter[int | None] = Counter()  # calls per installation, so far
+        self.rate_scanned = 0  # how many of `calls` rate_used has counted
+        self.rate_window_ends = 0.0  # when the hour's quota resets (set by the first request)
         self._ids = itertools.count(1001)
 
     # ---- seeding -------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import traceback
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect
@@ -80,3 +82,21 @@ def test_an_unsupported_database_url_is_a_clear_error() -> None:
 
     with pytest.raises(StoreError, match="unsupported DATABASE_URL"):
         normalize_url("mysql://u@h/db")
+
+
+def test_a_new_file_switches_to_wal_once_a_writer_in_rollback_mode_commits(
+    tmp_path: Path,
+) -> None:
+    # SQLite refuses this switch at once (no busy timeout) while another connection writes.
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE t (x)")
+    threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+        writer.close()

@@ -22,7 +22,7 @@ def render_text(report: Report, *, show_files: int = 40, color: bool = False) ->
         unowned = groups.pop(UNOWNED, [])
         lines.append(f"\nOwnership: {len(report.files)} files, {len(unowned)} unowned")
         for owner, files in sorted(groups.items()):
-            lines.append(f"  {t(owner)}: {len(files)} files")
+            lines.append(f"  {t(owner)}: {len(files)} file{'' if len(files) == 1 else 's'}")
         for path in unowned[:show_files]:
             lines.append(f"  unowned: {t(path)}")
         if len(unowned) > show_files:

@@ -200,7 +200,7 @@ def _judge(
         path, line = _anchor(service)
         return ctx.finding(
             f"scan/missing-{category}",
-            f"{who} requires {label} scanning ({bar}); no workflow runs a {label} scanner: "
+            f"{who} requires {label} scanning ({bar}); no workflow runs {_a(label)} scanner: "
             "configured ✗",
             path=path,
             line=line,
@@ -393,3 +393,8 @@ def _continue_on_error(value: str | None, line: int, where: str) -> str | None:
 
 def _source_key(source: Source) -> tuple[str, int]:
     return (source.path, source.line or 0)
+
+
+def _a(label: str) -> str:
+    """`label` with its indefinite article ("an IaC", "a SAST": by sound, not by letter)."""
+    return f"an {label}" if label in ("IaC",) else f"a {label}"

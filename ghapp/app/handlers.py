@@ -149,10 +149,10 @@ async def on_pull_request(event: Event) -> None:
     if pr.get("state") == "closed":
         return
     # A synchronize carries a SHA just pushed: no ghapp check run can exist for it yet, so the
-    # lookup call is skipped (check_suite.requested for PR heads is left to this handler).
-    await check_pull_request(
-        event, PullRequest.from_payload(pr), check_run_is_new=event.action == "synchronize"
-    )
+    # lookup call is skipped (check_suite.requested for PR heads is left to this handler); but
+    # reconciliation's synthetic synchronize re-checks a SHA that may have a run (left stale).
+    new = event.action == "synchronize" and not payload.get("ghapp_reconcile")
+    await check_pull_request(event, PullRequest.from_payload(pr), check_run_is_new=new)
 
 
 async def on_push(event: Event) -> None:

@@ -483,6 +483,14 @@ class Queue:
                 )
         return found
 
+    def live(self, coalesce_key: str) -> bool:
+        """Whether a job of this pull request (its coalescing key) is pending or running."""
+        with self.engine.connect() as conn:
+            query = select(d.seq).where(
+                d.coalesce_key == coalesce_key, d.status.in_([PENDING, RUNNING])
+            )
+            return conn.execute(query.limit(1)).first() is not None
+
     def waiting(self, event: str) -> int:
         """Jobs of `event` pending or running (e.g. how much refresh work is queued already)."""
         with self.engine.connect() as conn:

@@ -10,6 +10,8 @@ a fake GitHub that can hold chosen requests back (tests/fakegithub/delays.py).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -500,5 +502,41 @@ def test_a_pull_request_github_keeps_failing_for_gets_a_run_saying_so_after_the_
         run = served.only_run(pr, timeout=30)  # the in_progress run, completed in place
         assert (run["conclusion"], run["output"]["title"]) == ("failure", "Evaluation failed")
         assert "gave up after 8 attempts" in run["output"]["summary"]
+    finally:
+        app.stop()
+
+
+def test_a_run_a_dead_job_left_in_progress_is_completed_after_ghapp_reconcile(
+    served: Served,
+) -> None:
+    pr = hostile_pull(served.fake, {"k8s/deploy.yaml": PRIVILEGED.format(name="api")}, "stale")
+    with served.fake.lock:  # what a job that died unheard left behind an hour ago
+        served.fake.check_runs.append(
+            {
+                "id": served.fake.next_id(),
+                "repo": "acme/stale",
+                "name": "ghapp",
+                "head_sha": pr.head_sha,
+                "status": "in_progress",
+                "conclusion": None,
+                "started_at": "2026-01-01T00:00:00Z",
+                "completed_at": None,
+                "details_url": None,
+                "external_id": "",
+                "output": {"title": "Evaluating…"},
+                "annotations": [],
+                "actions": [],
+                "updates": 0,
+            }
+        )
+    app = served.start()
+    try:
+        command = [sys.executable, "-m", "ghapp", "reconcile", "--no-redeliver"]
+        done = subprocess.run(command, env=app.env, cwd=ROOT, capture_output=True, text=True)
+        delivery_id = f"reconcile-stale:acme/stale#{pr.number}@{pr.head_sha}"
+        assert json.loads(done.stdout)["queued"] == [delivery_id], done.stderr
+        run = evaluated(served, app, pr, delivery_id)  # the same run, completed in place
+        assert run["conclusion"] == "failure"
+        assert ("k8s/deploy.yaml", "k8s/privileged") in findings(run)
     finally:
         app.stop()

@@ -78,6 +78,17 @@ _MATCHER_COMMON: dict[str, Any] = {
     "category_options": _CATEGORY_OPTIONS,
     # switches (regexes over whole words, `--secrets`) -> categories; present ones are united
     "category_switches": {"type": "object", "additionalProperties": _CATEGORIES},
+    # a linter that runs a scanner only when its config enables it (golangci-lint runs gosec):
+    # config file names searched from the working directory up, and the scanner's name
+    "config_gate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["files", "linter"],
+        "properties": {
+            "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "linter": {"type": "string", "minLength": 1},
+        },
+    },
 }
 _ACTION_SCHEMA: dict[str, Any] = {
     "type": "object",

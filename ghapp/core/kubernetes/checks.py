@@ -17,6 +17,7 @@ repository, a patch's containers cannot be told apart and are not checked.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,7 @@ class FileResult:
 
     findings: tuple[Finding, ...] = ()
     workloads: tuple[tuple[str, str, frozenset[str], Mapping[str, Any]], ...] = ()
+    generated: bool = False  # the file says it is generated (`# ... DO NOT EDIT`)
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
@@ -89,8 +91,11 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             continue
         (patched if path in patches else regular).append(path)
     index: BaseIndex = {}
+    generated: set[str] = set()
     for result in _results(ctx, regular, options):
         findings.extend(result.findings)
+        if result.generated:
+            generated.update(f.path for f in result.findings if f.path)
         for kind, name, containers, security in result.workloads:
             # Overlays may define the same workload twice: a container of either is the base's.
             known_names, known_security = index.get((kind, name), (frozenset(), {}))
@@ -100,7 +105,29 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             findings.extend(_not_read(ctx, path, data))
         elif may_hold_pod_spec(data):
             findings.extend(_check_text(ctx, path, data, options, index).findings)
-    return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
+    ordered = sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
+    return _mark_generated_copies(ordered, generated)
+
+
+def _mark_generated_copies(findings: Sequence[Finding], generated: set[str]) -> list[Finding]:
+    """A finding in a generated file (argo-cd's `manifests/install.yaml`, a `kustomize build`
+    of `manifests/base`) that repeats one reported elsewhere, same rule and same workload and
+    container, is marked `copy_of` that file: it is fixed there, once. The finding is kept in
+    a hand-written file when there is one, else in the first generated file."""
+    if not generated:
+        return list(findings)
+    home: dict[tuple[str, str], str] = {}
+    for f in findings:
+        if f.path and f.subject and f.path not in generated:
+            home.setdefault((f.rule, f.subject), f.path)
+    for f in findings:
+        if f.path in generated and f.subject:
+            home.setdefault((f.rule, f.subject), f.path)
+    out: list[Finding] = []
+    for f in findings:
+        first = home.get((f.rule, f.subject)) if f.path in generated else None
+        out.append(f if first is None or first == f.path else f.with_(copy_of=first))
+    return out
 
 
 class _Budget:
@@ -190,7 +217,15 @@ def _check_text(
                     if offset and finding.line:
                         finding = finding.with_(line=finding.line + offset)
                     findings.append(finding)
-    return FileResult(tuple(findings), tuple(workloads))
+    return FileResult(tuple(findings), tuple(workloads), is_generated(text))
+
+
+_GENERATED = re.compile(r"^\s*#.*\b(do not edit|auto-?generated|code generated)\b", re.IGNORECASE)
+
+
+def is_generated(text: str) -> bool:
+    """Whether a YAML file says, in a comment among its first lines, that it is generated."""
+    return any(_GENERATED.match(line) for line in text[:2048].split("\n")[:10])
 
 
 def _kustomizations(

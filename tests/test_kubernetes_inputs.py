@@ -289,3 +289,24 @@ def test_hand_written_copies_of_a_workload_are_each_reported() -> None:
     probes = [f for f in report.findings if f.rule == "k8s/liveness-probe-missing"]
     assert {f.path for f in probes} == {"overlays/dev/api.yaml", "overlays/prod/api.yaml"}
     assert not any("generated files" in n for n in report.notes)
+
+
+TILTFILE = """\
+k8s_yaml(kustomize('manifests/dev-tilt'))
+docker_build(
+    'argocd-ui',
+    context='.',
+)
+"""
+UNTAGGED_UI = BASE_DEPLOYMENT.replace("example.org/api:1.2.3", "argocd-ui")
+
+
+def test_an_image_tilt_builds_is_not_untagged_in_the_yaml_tilt_deploys() -> None:
+    files = {
+        "Tiltfile": TILTFILE,
+        "manifests/dev-tilt/ui.yaml": UNTAGGED_UI,
+        "manifests/base/ui.yaml": UNTAGGED_UI,  # not deployed by Tilt: nobody tags it
+    }
+    ctx = Context(DictSnapshot(files), default_catalog(), Policy(), date(2026, 1, 1))
+    untagged = [f for f in check_kubernetes(ctx) if f.rule == "k8s/image-tag-latest"]
+    assert [f.path for f in untagged] == ["manifests/base/ui.yaml"]

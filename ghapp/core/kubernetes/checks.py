@@ -34,6 +34,7 @@ from ghapp.core.kubernetes.workloads import (
     MAX_MANIFEST_FILES,
     MAX_TOTAL_BYTES,
     SKAFFOLD_NAMES,
+    TILTFILE_NAMES,
     build_artifact_images,
     find_workloads,
     kustomization_paths,
@@ -45,6 +46,7 @@ from ghapp.core.kubernetes.workloads import (
     parse_manifest,
     read_kustomization,
     split_documents,
+    tilt_images,
 )
 from ghapp.core.model import Finding
 from ghapp.core.snapshot import Snapshot, content_ids, digest, read_files, unread_id
@@ -245,10 +247,17 @@ def _kustomizations(
 
 def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]:
     """Images the repository's Skaffold configs build (for every manifest: Skaffold's own
-    manifest list is globs, deploy-time choices)."""
+    manifest list is globs, deploy-time choices) and its Tiltfiles build (for the paths they
+    deploy)."""
     out: set[tuple[str, str]] = set()
     for path in paths:
-        if path.rpartition("/")[2] not in SKAFFOLD_NAMES:
+        name = path.rpartition("/")[2]
+        if name in TILTFILE_NAMES:
+            tilt = snapshot.read(path)
+            if tilt is not None and len(tilt) <= MAX_YAML_BYTES:
+                out |= tilt_images(path, tilt.decode("utf-8", errors="replace"))
+            continue
+        if name not in SKAFFOLD_NAMES:
             continue
         data = snapshot.read(path)
         if data is None or len(data) > MAX_YAML_BYTES:

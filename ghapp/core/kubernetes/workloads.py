@@ -185,6 +185,29 @@ def build_artifact_images(docs: Sequence[object]) -> set[str]:
     return out
 
 
+TILTFILE_NAMES = frozenset({"Tiltfile"})
+_TILT_BUILD = re.compile(
+    r"""\b(?:docker_build|docker_build_with_restart|custom_build)\(\s*['"]([^'"]+)['"]"""
+)
+_TILT_DEPLOY = re.compile(r"""\b(?:k8s_yaml|kustomize|helm)\(\s*['"]([^'"]+)['"]""")
+
+
+def tilt_images(tiltfile: str, text: str) -> set[tuple[str, str]]:
+    """(image name, scope) pairs a Tiltfile builds: Tilt replaces those images, in the YAML it
+    deploys, with the image it built and tagged. The scope is each literal path its
+    `k8s_yaml(...)`, `kustomize(...)` or `helm(...)` calls deploy, relative to the Tiltfile
+    (its own directory when none is literal): an image of the same name elsewhere is not
+    Tilt's to replace."""
+    here = posixpath.dirname(tiltfile)
+    scopes = {
+        posixpath.normpath(posixpath.join(here, m.group(1))).removeprefix("./")
+        for m in _TILT_DEPLOY.finditer(text)
+        if not m.group(1).startswith(("/", "$", "~"))
+    } or {here}
+    images = {image_name(m.group(1)) for m in _TILT_BUILD.finditer(text)}
+    return {(image, "" if scope == "." else scope) for image in images for scope in scopes}
+
+
 def kustomization_paths(paths: Sequence[str]) -> list[str]:
     """Kustomization files, whose patch lists name files that are partial manifests."""
     return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)

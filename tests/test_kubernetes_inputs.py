@@ -310,3 +310,44 @@ def test_an_image_tilt_builds_is_not_untagged_in_the_yaml_tilt_deploys() -> None
     ctx = Context(DictSnapshot(files), default_catalog(), Policy(), date(2026, 1, 1))
     untagged = [f for f in check_kubernetes(ctx) if f.rule == "k8s/image-tag-latest"]
     assert [f.path for f in untagged] == ["manifests/base/ui.yaml"]
+
+
+KUBEBUILDER_MANAGER = BASE_DEPLOYMENT.replace("api-server", "controller-manager").replace(
+    "- name: api\n          image: example.org/api:1.2.3",
+    "- name: manager\n          image: controller:latest",
+)
+IMAGE_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: controller-manager}
+spec:
+  template:
+    spec:
+      containers:
+        - name: manager
+          image: gcr.io/example/manager:v1.2.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("patch_image", "reported"),
+    [("gcr.io/example/manager:v1.2.0", False), ("gcr.io/example/manager:latest", True)],
+)
+def test_a_base_image_a_kustomize_patch_pins_is_not_latest(
+    patch_image: str, reported: bool
+) -> None:
+    files = {
+        "config/manager/manager.yaml": KUBEBUILDER_MANAGER,
+        "config/manager/kustomization.yaml": "resources: [manager.yaml]\n",
+        "config/default/kustomization.yaml": (
+            "resources: [../manager]\npatches:\n- path: manager_image_patch.yaml\n"
+        ),
+        "config/default/manager_image_patch.yaml": IMAGE_PATCH.replace(
+            "gcr.io/example/manager:v1.2.0", patch_image
+        ),
+        "other/manager.yaml": KUBEBUILDER_MANAGER,  # the patch does not reach it
+    }
+    ctx = Context(DictSnapshot(files), default_catalog(), Policy(), date(2026, 1, 1))
+    latest = {f.path for f in check_kubernetes(ctx) if f.rule == "k8s/image-tag-latest"}
+    assert ("config/manager/manager.yaml" in latest) is reported
+    assert "other/manager.yaml" in latest

@@ -29,6 +29,7 @@ from ghapp.core.kubernetes.podspec import (
     Source,
     check_workload,
     enabled_restricted_rules,
+    tag_of,
 )
 from ghapp.core.kubernetes.workloads import (
     MAX_MANIFEST_FILES,
@@ -47,6 +48,7 @@ from ghapp.core.kubernetes.workloads import (
     read_kustomization,
     split_documents,
     tilt_images,
+    within,
 )
 from ghapp.core.model import Finding
 from ghapp.core.snapshot import Snapshot, content_ids, digest, read_files, unread_id
@@ -63,13 +65,14 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     workloads: tuple[tuple[str, str, frozenset[str], Mapping[str, Any]], ...] = ()
     generated: bool = False  # the file says it is generated (`# ... DO NOT EDIT`)
+    tagged: frozenset[str] = frozenset()  # containers (finding subjects) with a pinned image
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
     """Every `k8s/…` finding in the snapshot, sorted by path, line and rule."""
     snapshot = ctx.snapshot
     paths = snapshot.paths()
-    patches, pinned = _kustomizations(snapshot, paths)
+    patches, pinned, applies = _kustomizations(snapshot, paths)
     options = Options(
         enabled_restricted_rules(ctx), frozenset(pinned | _artifacts(snapshot, paths))
     )
@@ -102,13 +105,39 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             # Overlays may define the same workload twice: a container of either is the base's.
             known_names, known_security = index.get((kind, name), (frozenset(), {}))
             index[(kind, name)] = (containers | known_names, known_security or security)
+    retagged: list[tuple[str, str, set[str]]] = []  # (subject, patch, where it applies)
     for path, data in read_files(snapshot, patched):
         if data is None or len(data) > MAX_YAML_BYTES:
             findings.extend(_not_read(ctx, path, data))
         elif may_hold_pod_spec(data):
-            findings.extend(_check_text(ctx, path, data, options, index).findings)
+            result = _check_text(ctx, path, data, options, index)
+            findings.extend(result.findings)
+            retagged.extend((subject, path, applies.get(path, set())) for subject in result.tagged)
+    findings = _without_retagged(findings, retagged)
     ordered = sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
     return _mark_generated_copies(ordered, generated)
+
+
+def _without_retagged(
+    findings: list[Finding], retagged: Sequence[tuple[str, str, set[str]]]
+) -> list[Finding]:
+    """Drop `k8s/image-tag-latest` on a base container whose image a kustomize patch replaces
+    with a pinned one (kubebuilder's `image: controller:latest` in config/manager, set by
+    config/default/manager_image_patch.yaml): what is deployed is the patch's image. Only
+    for bases below the patching kustomization's directory or its local resources."""
+    if not retagged:
+        return findings
+    return [
+        f
+        for f in findings
+        if f.rule != "k8s/image-tag-latest"
+        or not any(
+            f.subject == subject
+            and f.path != patch
+            and any(within(f.path or "", scope) for scope in scopes)
+            for subject, patch, scopes in retagged
+        )
+    ]
 
 
 def _mark_generated_copies(findings: Sequence[Finding], generated: set[str]) -> list[Finding]:
@@ -184,6 +213,7 @@ def _check_text(
     text = data.decode("utf-8", errors="replace")
     findings: list[Finding] = []
     workloads = []
+    tagged: set[str] = set()
     for offset, document in split_documents(text):
         if not may_be_workload(document):
             continue
@@ -215,11 +245,22 @@ def _check_text(
                     base = patch_base.get((wl.kind, wl.name))
                     added = names - base[0] if base is not None else frozenset()
                     scope = PatchScope(added, base[1] if base is not None else {})
+                for c in wl.containers:
+                    image = c.node.get("image")
+                    if isinstance(image, str) and _pinned(image):
+                        what = "init container" if c.init else "container"
+                        tagged.add(f"{wl.label} {what} {c.name}")
                 for finding in check_workload(ctx, wl, source, options, scope):
                     if offset and finding.line:
                         finding = finding.with_(line=finding.line + offset)
                     findings.append(finding)
-    return FileResult(tuple(findings), tuple(workloads), is_generated(text))
+    return FileResult(tuple(findings), tuple(workloads), is_generated(text), frozenset(tagged))
+
+
+def _pinned(image: str) -> bool:
+    """An image with a digest or a tag other than `latest`."""
+    tag = tag_of(image)
+    return "@" in image or (bool(tag) and tag != "latest")
 
 
 _GENERATED = re.compile(r"^\s*#.*\b(do not edit|auto-?generated|code generated)\b", re.IGNORECASE)
@@ -232,17 +273,21 @@ def is_generated(text: str) -> bool:
 
 def _kustomizations(
     snapshot: Snapshot, paths: Sequence[str]
-) -> tuple[set[str], set[tuple[str, str]]]:
-    """Every kustomization's patch files, and the image names their `images:` pin."""
+) -> tuple[set[str], set[tuple[str, str]], dict[str, set[str]]]:
+    """Every kustomization's patch files, the image names their `images:` pin, and where each
+    patch file applies."""
     patches: set[str] = set()
     pinned: set[tuple[str, str]] = set()
+    applies: dict[str, set[str]] = {}
     for path in kustomization_paths(paths):
         data = snapshot.read(path)
         if data is not None and len(data) <= MAX_YAML_BYTES:
-            more, names = read_kustomization(path, data.decode("utf-8", errors="replace"))
+            more, names, where = read_kustomization(path, data.decode("utf-8", errors="replace"))
             patches |= more
             pinned |= names
-    return patches, pinned
+            for patch, scopes in where.items():
+                applies.setdefault(patch, set()).update(scopes)
+    return patches, pinned, applies
 
 
 def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]:

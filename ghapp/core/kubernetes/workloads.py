@@ -213,18 +213,21 @@ def kustomization_paths(paths: Sequence[str]) -> list[str]:
     return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)
 
 
-def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, str]]]:
-    """The patch files a kustomization lists (repository paths), and the image names its
+def read_kustomization(
+    path: str, text: str
+) -> tuple[set[str], set[tuple[str, str]], dict[str, set[str]]]:
+    """The patch files a kustomization lists (repository paths), the image names its
     `images:` transformer pins (`newTag` or `digest`), whatever tag the manifests write, each
     with where that applies: the kustomization's directory and each of its local `resources`
-    (a path; files below a directory count)."""
+    (a path; files below a directory count), and for each patch file where it applies."""
     try:
         docs = load_documents(text)
     except YamlError:
-        return set(), set()
+        return set(), set(), {}
     base = posixpath.dirname(path)
     patches: set[str] = set()
     pinned: set[tuple[str, str]] = set()
+    applies: dict[str, set[str]] = {}
     for doc in docs[:1]:
         if not isinstance(doc, dict):
             continue
@@ -240,13 +243,15 @@ def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, s
             for r in (resources if isinstance(resources, list) else ())
             if isinstance(r, str) and "://" not in r and not r.startswith(("/", "github.com/"))
         }
+        for patch in patches:
+            applies.setdefault(patch, set()).update(scopes)
         images = doc.get("images")
         for image in images if isinstance(images, list) else ():
             if not isinstance(image, dict) or not isinstance(image.get("name"), str):
                 continue
             if image.get("newTag") not in (None, "", "latest") or image.get("digest"):
                 pinned |= {(image["name"], scope) for scope in scopes}
-    return patches, pinned
+    return patches, pinned, applies
 
 
 def within(path: str, scope: str) -> bool:

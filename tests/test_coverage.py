@@ -464,3 +464,20 @@ def test_golangci_lint_through_make_reads_the_config_its_command_names() -> None
 def test_golangci_lint_with_gosec_on_the_command_line_needs_no_config() -> None:
     cov = coverage_of(workflow(PR, "      - run: golangci-lint run -E gosec ./...\n"))
     assert flags(cov, "sast") == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("      - uses: fossas/fossa-action@v2\n", (True, True, False)),
+        (
+            "      - uses: fossas/fossa-action@v2\n        with:\n          run-tests: true\n",
+            (True, True, True),
+        ),
+        ("      - run: fossa analyze && fossa test\n", (True, True, True)),
+    ],
+)
+def test_fossa_is_dependency_scanning_that_blocks_only_when_it_tests(
+    step: str, expected: tuple[bool, bool, bool]
+) -> None:
+    assert flags(coverage_of(workflow(PR, step)), "sca") == expected

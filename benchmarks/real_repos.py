@@ -9,7 +9,7 @@ frequent rules, what each scan category's coverage says (configured / on pull re
 blocking, with the tools), and `zizmor --offline --format json DIR/.github/workflows` timed in
 the same loop, runs interleaved. The second table compares, per rule the two tools share, how
 many findings each raises on the workflows (ghapp's counted under `.github/workflows/` only, as
-zizmor is given nothing else). zizmor comes from --zizmor, else PATH; when there is none, the
+zizmor is given nothing else; waived ones apart). zizmor comes from --zizmor, else PATH; when there is none, the
 zizmor columns say so and the rest is still produced. --sample N lists N findings per
 repository, spread over the rules, for a reader to check against the files.
 
@@ -111,13 +111,15 @@ def coverage_cell(cov: dict[str, Any]) -> str:
 
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> list[str]:
-    head = "| repo | files | ghapp s | zizmor s | errors/warnings/notices | top rules | "
+    head = "| repo | files | ghapp s | zizmor s | errors/warnings/notices (waived) | top rules | "
     head += " | ".join(CATEGORIES) + " |"
     out = [head, "|" + "---|" * (6 + len(CATEGORIES))]
     for row in rows:
-        findings = row["report"].get("findings", [])
+        everything = row["report"].get("findings", [])
+        findings = [f for f in everything if not f.get("waived")]
         sev = Counter(f["severity"] for f in findings)
         top = Counter(f["rule"] for f in findings).most_common(3)
+        waived = len(everything) - len(findings)
         cov = row["report"].get("coverage", {})
         zs = "n/a" if row["zizmor_s"] is None else f"{row['zizmor_s']:.2f}"
         cells = [
@@ -125,7 +127,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> list[str]:
             str(row["files"]),
             f"{row['ghapp_s']:.2f}",
             zs,
-            f"{sev['error']}/{sev['warning']}/{sev['notice']}",
+            f"{sev['error']}/{sev['warning']}/{sev['notice']} ({waived})",
             ", ".join(f"{rule.split('/', 1)[1]} {n}" for rule, n in top) or "-",
             *(coverage_cell(cov.get(c, {})) for c in CATEGORIES),
         ]
@@ -140,15 +142,16 @@ def shared_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     ]
     for row in rows:
         mine = Counter(
-            f["rule"]
+            (f["rule"], bool(f.get("waived")))
             for f in row["report"].get("findings", [])
             if (f["path"] or "").startswith(".github/workflows/")
         )
         cells = [row["name"]]
         for audit, rules in SHARED.items():
-            ours = sum(mine[r] for r in rules)
+            ours = sum(mine[(r, False)] for r in rules)
+            waived = sum(mine[(r, True)] for r in rules)
             theirs = "-" if row["zizmor"] is None else str(row["zizmor"][audit])
-            cells.append(f"{ours} / {theirs}")
+            cells.append(f"{ours}{f' (+{waived} waived)' if waived else ''} / {theirs}")
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -178,7 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("note: zizmor not found (--zizmor PATH or on PATH): zizmor columns are n/a\n")
     rows = [measure(repo.resolve(), zizmor, max(1, args.repeat)) for repo in args.repos]
     print("\n".join(summary_table(rows)))
-    print("\nghapp / zizmor findings per shared rule (ghapp: under .github/workflows/)\n")
+    print(
+        "\nghapp / zizmor findings per shared rule (ghapp: under .github/workflows/; waived ones,"
+        " which the repository accepted in its zizmor config or comments, apart: zizmor hides"
+        " its ignored ones)\n"
+    )
     print("\n".join(shared_table(rows)))
     for row in rows:
         for note in row["report"].get("notes", []):

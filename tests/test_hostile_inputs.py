@@ -16,18 +16,9 @@ import pytest
 
 from ghapp.cli import main
 from ghapp.core.workflows.parsing import MAX_EXPANDED_JOBS
+from tests.hostile import PRIVILEGED_POD, fan_out, padded
 
 POLICY = "enforce: true\n"
-PRIVILEGED_POD = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: tool}
-spec:
-  containers:
-    - name: tool
-      image: busybox:1.36
-      securityContext: {privileged: true}
-"""
 STARS_20 = "*a" * 20 + "*b"
 
 
@@ -196,11 +187,6 @@ def test_if_with_400_nested_parentheses_is_read_and_the_workflow_is_checked(
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
 
 
-def padded(text: str, size: int) -> str:
-    line = "# " + "x" * 78 + "\n"
-    return text + line * (size // len(line) + 1)
-
-
 def sparse(path: Path, size: int) -> None:
     """A file of `size` bytes that costs no disk (past the CLI's 25 MB read limit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,22 +255,6 @@ def test_hostile_run_script_is_read_in_linear_time(
     code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
     assert code == 1
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
-
-
-def fan_out(levels: int, width: int) -> dict[str, str]:
-    """Workflows calling a reusable workflow `width` times, `levels` deep: width**levels paths."""
-    files = {}
-    for level in range(levels):
-        on = "[pull_request, workflow_call]" if level == 0 else "workflow_call"
-        jobs = "".join(
-            f"  j{j}:\n    uses: ./.github/workflows/w{level + 1}.yml\n" for j in range(width)
-        )
-        files[f".github/workflows/w{level}.yml"] = f"on: {on}\npermissions: {{}}\njobs:\n{jobs}"
-    files[f".github/workflows/w{levels}.yml"] = (
-        "on: workflow_call\npermissions: {}\njobs:\n  scan:\n    runs-on: ubuntu-latest\n"
-        "    steps:\n      - run: gitleaks detect\n"
-    )
-    return files
 
 
 def test_fanned_out_reusable_workflows_are_walked_within_a_budget(

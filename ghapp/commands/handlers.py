@@ -40,10 +40,12 @@ from ghapp.core.commands import (
 )
 from ghapp.core.errors import GhappError
 from ghapp.core.manifests.services import ServiceIndex, discover_services
-from ghapp.core.ownership.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
+from ghapp.core.ownership.claim import ClaimRefused
+from ghapp.core.ownership.claimplan import ClaimPlan, plan_claim
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
 from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.ownership.suggest import Suggestions
+from ghapp.core.ownership.yamledits import plan_standing_waiver
 from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError, RetryableError

@@ -14,6 +14,7 @@ import pytest
 from ghapp.cli import main
 from ghapp.core.model import Finding
 from ghapp.render.annotations import escape_data, escape_property, workflow_commands
+from tests.gitrepos import git
 from tests.test_sarif import assert_valid_sarif
 
 POLICY = "version: 1\n"
@@ -53,20 +54,13 @@ spec:
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
-
-
 def commit(repo: Path, files: dict[str, str], message: str) -> str:
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(text)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    return git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def shallow_clone(origin: Path, branch: str, into: Path) -> Path:

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hostile import PRIVILEGED_POD, fan_out, padded  # noqa: E402
+from tests.hostile import PRIVILEGED_POD, base_and_head, fan_out, padded, write  # noqa: E402
 
 MEMORY_CAP = 3 * 1024**3  # bytes of address space a child may map before MemoryError
 
@@ -309,16 +309,10 @@ def build(case: Case, where: Path) -> list[str]:
     """Write the case's repository; the `ghapp check` arguments that evaluate it."""
     args = [str(where)]
     if case.base:
-        _git(where, "init", "-q", "-b", "main")
-        _write(where, case.base)
-        _git(where, "add", "-A")
-        _git(where, "commit", "-qm", "base")
-        _write(where, case.head)
-        _git(where, "add", "-A")
-        _git(where, "commit", "-qm", "head")
+        base_and_head(where, case.base, case.head)
         args += ["--base", "HEAD~1", "--head", "HEAD"]
     else:
-        _write(where, case.head)
+        write(where, case.head)
     args += [a.replace("{dir}", str(where)) for a in case.args]
     return [*args, "--format", "json", "--today", "2026-01-15"]
 
@@ -475,21 +469,6 @@ def _summarise(status: str, out: str, err: str) -> str:
     kept = "privileged pod reported" if "k8s/privileged" in errors else "PRIVILEGED POD MISSING"
     others = [r for r in errors if r != "k8s/privileged"]
     return f"{report['conclusion']}; {kept}; errors: {', '.join(others) or 'none'}"
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 def main() -> None:

@@ -1,8 +1,12 @@
 """Pieces of hostile repositories shared by the hostile-input tests and
 benchmarks/hostile_inputs.py: the privileged pod every case keeps beside its hostile file (a
-robust check still reports it), padding, and reusable workflows that fan out."""
+robust check still reports it), padding, reusable workflows that fan out, and the files and
+two commits a case is written as."""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 PRIVILEGED_POD = """\
 apiVersion: v1
@@ -36,3 +40,27 @@ def fan_out(levels: int, width: int) -> dict[str, str]:
         "    steps:\n      - run: gitleaks detect\n"
     )
     return files
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def base_and_head(root: Path, base: dict[str, str], head: dict[str, str]) -> None:
+    """A git repository at `root` whose HEAD~1 holds `base` and whose HEAD adds `head`."""
+    git(root, "init", "-q", "-b", "main")
+    for files, message in ((base, "base"), (head, "head")):
+        write(root, files)
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", message)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+    )

@@ -8,7 +8,6 @@ error) and an enforcing policy, so "the rest of the check still ran" is visible 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,10 @@ import pytest
 
 from ghapp.cli import main
 from ghapp.core.workflows.parsing import MAX_EXPANDED_JOBS
-from tests.hostile import PRIVILEGED_POD, fan_out, padded
+from tests.hostile import PRIVILEGED_POD, base_and_head, fan_out, padded, write
 
 POLICY = "enforce: true\n"
 STARS_20 = "*a" * 20 + "*b"
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 def check(
@@ -58,13 +42,11 @@ def test_hostile_workflow_path_filter_finishes_and_the_rest_is_checked(
         "jobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - uses: gitleaks/gitleaks-action@v2\n"
     )
-    git(tmp_path, "init", "-q", "-b", "main")
-    write(tmp_path, {".github/ghapp.yml": POLICY, ".github/workflows/scan.yml": workflow})
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "base")
-    write(tmp_path, {"a" * 200: "x\n", "deploy/pod.yaml": PRIVILEGED_POD})
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "head")
+    base_and_head(
+        tmp_path,
+        {".github/ghapp.yml": POLICY, ".github/workflows/scan.yml": workflow},
+        {"a" * 200: "x\n", "deploy/pod.yaml": PRIVILEGED_POD},
+    )
     code, report, _ = check(capsys, tmp_path, "--base", "HEAD~1", "--head", "HEAD")
     assert code == 1 and report["conclusion"] == "failure"
     assert "k8s/privileged" in rules(report)

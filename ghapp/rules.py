@@ -81,6 +81,17 @@ _MATCHER_COMMON: dict[str, Any] = {
     # regexes over the command (or the action's inputs) that make the step blocking or not
     "blocking_flags": {"type": "string", "format": "regex"},
     "nonblocking_flags": {"type": "string", "format": "regex"},
+    # a linter that runs a scanner only when its config enables it (golangci-lint runs gosec):
+    # config file names searched from the working directory up, and the scanner's name
+    "config_gate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["files", "linter"],
+        "properties": {
+            "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "linter": {"type": "string", "minLength": 1},
+        },
+    },
 }
 _ACTION_SCHEMA: dict[str, Any] = {
     "type": "object",

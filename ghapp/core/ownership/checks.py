@@ -270,9 +270,14 @@ def _unowned_by_directory(
                 f" Left as they are: {_files(on_purpose)} deliberately unowned (the line that"
                 " decides lists no owners)."
             )
+        how = "without a code owner"
+        if not claimable:  # say it where it is read first: nothing here was forgotten
+            how = "deliberately unowned (the CODEOWNERS lines that decide list no owners)"
+        elif on_purpose:
+            how += f", {on_purpose} of them deliberately"
         yield ctx.finding(
             "codeowners/unowned-file",
-            f"{_files(len(members))} {where} without a code owner (e.g. {examples})",
+            f"{_files(len(members))} {where} {how} (e.g. {examples})",
             path=path,
             subject=top,
             fix=fix.strip(),

@@ -27,19 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.hostile import PRIVILEGED_POD, base_and_head, fan_out, padded, write  # noqa: E402
+
 MEMORY_CAP = 3 * 1024**3  # bytes of address space a child may map before MemoryError
 
 POLICY = "enforce: true\n"
-PRIVILEGED_POD = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: tool}
-spec:
-  containers:
-    - name: tool
-      image: busybox:1.36
-      securityContext: {privileged: true}
-"""
 DANGEROUS_WORKFLOW = """\
 name: build
 on: pull_request_target
@@ -59,11 +53,6 @@ BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".jo
 
 def stars(n: int) -> str:
     return "*a" * n + "*b"
-
-
-def padded(text: str, size: int) -> str:
-    line = "# " + "x" * 78 + "\n"
-    return text + line * (size // len(line) + 1)
 
 
 def nested_parens(depth: int) -> str:
@@ -96,21 +85,6 @@ def _workflow_with_paths_list(count: int) -> str:
     return _workflow_with_paths("x").replace("    paths: ['x']\n", "    paths:\n" + patterns)
 
 
-def _fan_out(levels: int, width: int) -> dict[str, str]:
-    files = {}
-    for level in range(levels):
-        on = "[pull_request, workflow_call]" if level == 0 else "workflow_call"
-        jobs = "".join(
-            f"  j{j}:\n    uses: ./.github/workflows/w{level + 1}.yml\n" for j in range(width)
-        )
-        files[f".github/workflows/w{level}.yml"] = f"on: {on}\npermissions: {{}}\njobs:\n{jobs}"
-    files[f".github/workflows/w{levels}.yml"] = (
-        "on: workflow_call\npermissions: {}\njobs:\n  scan:\n    runs-on: ubuntu-latest\n"
-        "    steps:\n      - run: gitleaks detect\n"
-    )
-    return files
-
-
 def _suppressed_pods(count: int) -> str:
     containers = "".join(
         f"    - {{name: c{i}, image: 'a:1', securityContext: {{privileged: true}}}}"
@@ -133,7 +107,7 @@ def _make_bomb() -> str:
     return "\n".join([*lines, "", "scan: $(V11)", "\tgitleaks detect", ""])
 
 
-def _make_fan_out() -> str:
+def _makefan_out() -> str:
     lines = []
     for level in range(8):
         for j in range(20):
@@ -288,7 +262,7 @@ CASES: tuple[Case, ...] = (
         "reusable-fan-out",
         "7 workflows of 20 jobs each calling the next: 20**6 paths",
         {},
-        {**COMMON, **_fan_out(levels=6, width=20)},
+        {**COMMON, **fan_out(levels=6, width=20)},
     ),
     Case(
         "many-suppressions",
@@ -312,7 +286,7 @@ CASES: tuple[Case, ...] = (
         "make-target-fan-out",
         "Makefile targets of 20 prerequisites, 8 levels, run by `make t0_0`",
         {},
-        {**COMMON, "Makefile": _make_fan_out(), ".github/workflows/a.yml": _make_step("t0_0")},
+        {**COMMON, "Makefile": _makefan_out(), ".github/workflows/a.yml": _make_step("t0_0")},
     ),
     Case(
         "huge-filter-list",
@@ -335,16 +309,10 @@ def build(case: Case, where: Path) -> list[str]:
     """Write the case's repository; the `ghapp check` arguments that evaluate it."""
     args = [str(where)]
     if case.base:
-        _git(where, "init", "-q", "-b", "main")
-        _write(where, case.base)
-        _git(where, "add", "-A")
-        _git(where, "commit", "-qm", "base")
-        _write(where, case.head)
-        _git(where, "add", "-A")
-        _git(where, "commit", "-qm", "head")
+        base_and_head(where, case.base, case.head)
         args += ["--base", "HEAD~1", "--head", "HEAD"]
     else:
-        _write(where, case.head)
+        write(where, case.head)
     args += [a.replace("{dir}", str(where)) for a in case.args]
     return [*args, "--format", "json", "--today", "2026-01-15"]
 
@@ -501,21 +469,6 @@ def _summarise(status: str, out: str, err: str) -> str:
     kept = "privileged pod reported" if "k8s/privileged" in errors else "PRIVILEGED POD MISSING"
     others = [r for r in errors if r != "k8s/privileged"]
     return f"{report['conclusion']}; {kept}; errors: {', '.join(others) or 'none'}"
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 def main() -> None:

@@ -78,6 +78,20 @@ _MATCHER_COMMON: dict[str, Any] = {
     "category_options": _CATEGORY_OPTIONS,
     # switches (regexes over whole words, `--secrets`) -> categories; present ones are united
     "category_switches": {"type": "object", "additionalProperties": _CATEGORIES},
+    # regexes over the command (or the action's inputs) that make the step blocking or not
+    "blocking_flags": {"type": "string", "format": "regex"},
+    "nonblocking_flags": {"type": "string", "format": "regex"},
+    # a linter that runs a scanner only when its config enables it (golangci-lint runs gosec):
+    # config file names searched from the working directory up, and the scanner's name
+    "config_gate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["files", "linter"],
+        "properties": {
+            "files": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "linter": {"type": "string", "minLength": 1},
+        },
+    },
 }
 _ACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -95,8 +109,6 @@ _ACTION_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "object", "additionalProperties": _CATEGORIES},
         },
         "blocking_inputs": {"type": "object", "additionalProperties": _INPUT_BLOCKING},
-        "blocking_flags": {"type": "string", "format": "regex"},
-        "nonblocking_flags": {"type": "string", "format": "regex"},
     },
 }
 _COMMAND_SCHEMA: dict[str, Any] = {
@@ -106,8 +118,6 @@ _COMMAND_SCHEMA: dict[str, Any] = {
     "properties": {
         **_MATCHER_COMMON,
         "match": {"type": "string", "minLength": 1, "format": "regex"},
-        "blocking_flags": {"type": "string", "format": "regex"},
-        "nonblocking_flags": {"type": "string", "format": "regex"},
     },
 }
 _IMAGE_SCHEMA: dict[str, Any] = {

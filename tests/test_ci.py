@@ -14,6 +14,7 @@ import pytest
 from ghapp.cli import main
 from ghapp.core.model import Finding
 from ghapp.render.annotations import escape_data, escape_property, workflow_commands
+from tests.gitrepos import git
 from tests.test_sarif import assert_valid_sarif
 
 POLICY = "version: 1\n"
@@ -53,20 +54,13 @@ spec:
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
-
-
 def commit(repo: Path, files: dict[str, str], message: str) -> str:
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(text)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    return git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def shallow_clone(origin: Path, branch: str, into: Path) -> Path:
@@ -102,13 +96,20 @@ def origin(tmp_path: Path) -> tuple[Path, str, str]:
 class Runner:
     """The environment and files of one Actions step."""
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Path) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        workspace: Path,
+    ) -> None:
         self.dir = tmp_path / "runner"
         self.dir.mkdir()
         self.summary = self.dir / "summary.md"
         self.output = self.dir / "output"
         self.sarif = self.dir / "ghapp.sarif"
         self.monkeypatch = monkeypatch
+        self.capsys = capsys
         self.workspace = workspace
         monkeypatch.setenv("GITHUB_ACTIONS", "true")
         monkeypatch.setenv("GITHUB_WORKSPACE", str(workspace))
@@ -124,9 +125,9 @@ class Runner:
         if sha:
             self.monkeypatch.setenv("GITHUB_SHA", sha)
 
-    def run(self, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+    def run(self, *extra: str) -> tuple[int, str, str]:
         code = main(["ci", "--sarif", str(self.sarif), *extra])
-        out, err = capsys.readouterr()
+        out, err = self.capsys.readouterr()
         return code, out, err
 
     def outputs(self) -> dict[str, str]:
@@ -139,6 +140,18 @@ class Runner:
         return results
 
 
+@pytest.fixture
+def runner(
+    origin: tuple[Path, str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Runner:
+    """An Actions step whose workspace is a shallow clone of the origin's `feature` branch."""
+    work = shallow_clone(origin[0], "feature", tmp_path / "work")
+    return Runner(tmp_path, monkeypatch, capsys, work)
+
+
 def pull_request(base: str, head: str) -> dict[str, Any]:
     return {
         "action": "synchronize",
@@ -147,18 +160,14 @@ def pull_request(base: str, head: str) -> dict[str, Any]:
 
 
 def test_pull_request_fetches_the_missing_base_and_reports_what_the_pr_introduces(
-    origin: tuple[Path, str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    origin: tuple[Path, str, str], runner: Runner
 ) -> None:
-    repo, base, head = origin
-    work = shallow_clone(repo, "feature", tmp_path / "work")
-    assert subprocess.run(["git", "-C", str(work), "cat-file", "-e", base]).returncode != 0
-    runner = Runner(tmp_path, monkeypatch, work)
+    _, base, head = origin
+    workspace = str(runner.workspace)
+    assert subprocess.run(["git", "-C", workspace, "cat-file", "-e", base]).returncode != 0
     runner.event("pull_request", pull_request(base, head), sha=head)
 
-    code, out, err = runner.run(capsys)
+    code, out, err = runner.run()
 
     assert code == 1, err  # a new, unwaived error under a config: the check fails
     assert runner.outputs() == {
@@ -191,15 +200,11 @@ def test_pull_request_fetches_the_missing_base_and_reports_what_the_pr_introduce
 
 
 def test_the_report_in_the_log_cannot_issue_workflow_commands(
-    origin: tuple[Path, str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    origin: tuple[Path, str, str], runner: Runner
 ) -> None:
-    repo, base, head = origin
-    runner = Runner(tmp_path, monkeypatch, shallow_clone(repo, "feature", tmp_path / "work"))
+    _, base, head = origin
     runner.event("pull_request", pull_request(base, head), sha=head)
-    _, out, _ = runner.run(capsys)
+    _, out, _ = runner.run()
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
     token = lines[start].split("::")[2]
@@ -209,17 +214,12 @@ def test_the_report_in_the_log_cannot_issue_workflow_commands(
 
 
 def test_push_compares_the_pushed_commit_with_its_parent_in_a_shallow_checkout(
-    origin: tuple[Path, str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    origin: tuple[Path, str, str], runner: Runner
 ) -> None:
-    repo, base, head = origin
-    work = shallow_clone(repo, "feature", tmp_path / "work")
-    runner = Runner(tmp_path, monkeypatch, work)
+    _, base, head = origin
     runner.event("push", {"ref": "refs/heads/feature", "before": "0" * 40, "after": head}, head)
 
-    code, out, _ = runner.run(capsys)
+    code, out, _ = runner.run()
 
     assert code == 1
     assert f"push: {head[:12]} against its parent {base[:12]}" in out
@@ -229,17 +229,11 @@ def test_push_compares_the_pushed_commit_with_its_parent_in_a_shallow_checkout(
     assert ("k8s/privileged", "new") in states
 
 
-def test_other_events_check_the_whole_tree(
-    origin: tuple[Path, str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    repo, _, head = origin
-    runner = Runner(tmp_path, monkeypatch, shallow_clone(repo, "feature", tmp_path / "work"))
+def test_other_events_check_the_whole_tree(origin: tuple[Path, str, str], runner: Runner) -> None:
+    _, _, head = origin
     runner.event("workflow_dispatch", {}, head)
 
-    code, out, _ = runner.run(capsys, "--fail-on", "never", "--quiet")
+    code, out, _ = runner.run("--fail-on", "never", "--quiet")
 
     assert code == 0
     assert out.splitlines()[-1] == "ghapp ci: NEUTRAL"
@@ -251,18 +245,13 @@ def test_other_events_check_the_whole_tree(
 
 
 def test_a_base_that_cannot_be_fetched_is_a_clear_error(
-    origin: tuple[Path, str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    origin: tuple[Path, str, str], runner: Runner
 ) -> None:
     repo, base, head = origin
-    work = shallow_clone(repo, "feature", tmp_path / "work")
-    git(work, "remote", "set-url", "origin", (tmp_path / "gone").as_uri())
-    runner = Runner(tmp_path, monkeypatch, work)
+    git(runner.workspace, "remote", "set-url", "origin", (repo.parent / "gone").as_uri())
     runner.event("pull_request", pull_request(base, head), sha=head)
 
-    code, _, err = runner.run(capsys)
+    code, _, err = runner.run()
 
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err

@@ -12,13 +12,15 @@ from ghapp.core.ownership.claim import (
     ClaimRefused,
     claim_patterns,
     files_to_claim,
-    manifest_owner_value,
     plan_codeowners_claim,
-    plan_manifest_owner,
-    plan_standing_waiver,
     target_pattern,
 )
 from ghapp.core.ownership.codeowners import CodeOwners
+from ghapp.core.ownership.yamledits import (
+    manifest_owner_value,
+    plan_manifest_owner,
+    plan_standing_waiver,
+)
 from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import DictSnapshot
 from ghapp.core.yamlnodes import load_documents

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from ghapp.commands.audit import MemoryAuditLog
-from ghapp.commands.handlers import REPLY_MARKER, CommandHandler, PullInfo
+from ghapp.commands.handlers import REPLY_MARKER, CommandHandler
+from ghapp.commands.port import PullInfo
 from ghapp.core.ownership.codeowners import CodeOwners
 from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.snapshot import DictSnapshot, Snapshot

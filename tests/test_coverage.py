@@ -426,3 +426,58 @@ def test_trivy_scanner_selection_decides_the_category() -> None:
     cov = coverage_of(workflow(PR, steps))
     assert flags(cov, "sca") == (True, True, True)
     assert not cov["secrets"].configured
+
+
+GOLANGCI_ACTION = (
+    "      - uses: golangci/golangci-lint-action@v9\n"
+    "        with:\n          working-directory: api\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("config_path", "config", "sast"),
+    [
+        (".golangci.yml", 'version: "2"\nlinters:\n  enable:\n    - gosec\n', True),
+        ("api/.golangci.yaml", "linters:\n  enable-all: true\n", True),
+        (".golangci.toml", '[linters]\ndefault = "all"\ndisable = ["gosec"]\n', False),
+        (".golangci.yml", "linters:\n  enable:\n    - errcheck\n", False),
+        ("other/.golangci.yml", "linters:\n  enable: [gosec]\n", False),
+    ],
+)
+def test_golangci_lint_is_a_sast_scan_only_when_its_config_enables_gosec(
+    config_path: str, config: str, sast: bool
+) -> None:
+    cov = coverage_of(workflow(PR, GOLANGCI_ACTION), extra={config_path: config})
+    assert flags(cov, "sast") == ((True, True, True) if sast else (False, False, False))
+
+
+def test_golangci_lint_through_make_reads_the_config_its_command_names() -> None:
+    makefile = "lint:\n\tcd api; golangci-lint run --config ../lint/golangci.yml ./...\n"
+    cov = coverage_of(
+        workflow(PR, "      - run: make lint\n"),
+        extra={"Makefile": makefile, "lint/golangci.yml": "linters:\n  enable: [gosec]\n"},
+    )
+    assert flags(cov, "sast") == (True, True, True)
+    assert cov["sast"].sources == (Source("Makefile", 2),)
+
+
+def test_golangci_lint_with_gosec_on_the_command_line_needs_no_config() -> None:
+    cov = coverage_of(workflow(PR, "      - run: golangci-lint run -E gosec ./...\n"))
+    assert flags(cov, "sast") == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("      - uses: fossas/fossa-action@v2\n", (True, True, False)),
+        (
+            "      - uses: fossas/fossa-action@v2\n        with:\n          run-tests: true\n",
+            (True, True, True),
+        ),
+        ("      - run: fossa analyze && fossa test\n", (True, True, True)),
+    ],
+)
+def test_fossa_is_dependency_scanning_that_blocks_only_when_it_tests(
+    step: str, expected: tuple[bool, bool, bool]
+) -> None:
+    assert flags(coverage_of(workflow(PR, step)), "sca") == expected

@@ -8,7 +8,6 @@ error) and an enforcing policy, so "the rest of the check still ran" is visible 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +15,10 @@ import pytest
 
 from ghapp.cli import main
 from ghapp.core.workflows.parsing import MAX_EXPANDED_JOBS
+from tests.hostile import PRIVILEGED_POD, base_and_head, fan_out, padded, write
 
 POLICY = "enforce: true\n"
-PRIVILEGED_POD = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: tool}
-spec:
-  containers:
-    - name: tool
-      image: busybox:1.36
-      securityContext: {privileged: true}
-"""
 STARS_20 = "*a" * 20 + "*b"
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 def check(
@@ -67,13 +42,11 @@ def test_hostile_workflow_path_filter_finishes_and_the_rest_is_checked(
         "jobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - uses: gitleaks/gitleaks-action@v2\n"
     )
-    git(tmp_path, "init", "-q", "-b", "main")
-    write(tmp_path, {".github/ghapp.yml": POLICY, ".github/workflows/scan.yml": workflow})
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "base")
-    write(tmp_path, {"a" * 200: "x\n", "deploy/pod.yaml": PRIVILEGED_POD})
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "head")
+    base_and_head(
+        tmp_path,
+        {".github/ghapp.yml": POLICY, ".github/workflows/scan.yml": workflow},
+        {"a" * 200: "x\n", "deploy/pod.yaml": PRIVILEGED_POD},
+    )
     code, report, _ = check(capsys, tmp_path, "--base", "HEAD~1", "--head", "HEAD")
     assert code == 1 and report["conclusion"] == "failure"
     assert "k8s/privileged" in rules(report)
@@ -196,11 +169,6 @@ def test_if_with_400_nested_parentheses_is_read_and_the_workflow_is_checked(
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
 
 
-def padded(text: str, size: int) -> str:
-    line = "# " + "x" * 78 + "\n"
-    return text + line * (size // len(line) + 1)
-
-
 def sparse(path: Path, size: int) -> None:
     """A file of `size` bytes that costs no disk (past the CLI's 25 MB read limit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,22 +237,6 @@ def test_hostile_run_script_is_read_in_linear_time(
     code, report, _ = check(capsys, repo(tmp_path, {".github/workflows/x.yml": workflow}))
     assert code == 1
     assert {"k8s/privileged", "workflow/untrusted-checkout"} <= rules(report)
-
-
-def fan_out(levels: int, width: int) -> dict[str, str]:
-    """Workflows calling a reusable workflow `width` times, `levels` deep: width**levels paths."""
-    files = {}
-    for level in range(levels):
-        on = "[pull_request, workflow_call]" if level == 0 else "workflow_call"
-        jobs = "".join(
-            f"  j{j}:\n    uses: ./.github/workflows/w{level + 1}.yml\n" for j in range(width)
-        )
-        files[f".github/workflows/w{level}.yml"] = f"on: {on}\npermissions: {{}}\njobs:\n{jobs}"
-    files[f".github/workflows/w{levels}.yml"] = (
-        "on: workflow_call\npermissions: {}\njobs:\n  scan:\n    runs-on: ubuntu-latest\n"
-        "    steps:\n      - run: gitleaks detect\n"
-    )
-    return files
 
 
 def test_fanned_out_reusable_workflows_are_walked_within_a_budget(

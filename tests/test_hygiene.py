@@ -207,3 +207,82 @@ def test_bumping_an_unpinned_action_is_not_a_new_finding() -> None:
     )
     unpinned = by_rule(list(report.findings), "workflow/unpinned-action")
     assert [(f.subject, f.new) for f in unpinned] == [("foo/bar", False), ("other/tool", True)]
+
+
+TAGGED = """\
+on: push
+permissions: {}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/cache/save@v4
+      - uses: grafana/shared-workflows/actions/login@v1
+      - uses: someone/else@v1
+      - uses: actions/setup-go
+"""
+
+
+def test_tags_the_repositorys_zizmor_policy_accepts_are_not_unpinned() -> None:
+    zizmor = (
+        "rules:\n  unpinned-uses:\n    config:\n      policies:\n"
+        "        actions/*: any  # trust GitHub\n        grafana/*: ref-pin\n"
+        "        someone/*: hash-pin\n"
+    )
+    found = run({".github/workflows/a.yml": TAGGED, ".github/zizmor.yml": zizmor})
+    unpinned = [f for f in found if f.rule.startswith("workflow/unpinned")]
+    # someone/else must be hash-pinned; a `uses:` without any ref is never a ref-pin
+    assert [(f.line, f.subject) for f in unpinned] == [
+        (10, "someone/else"),
+        (11, "actions/setup-go"),
+    ]
+
+
+PR_TARGET = """\
+on:
+  pull_request_target:{comment}
+permissions: {{}}
+jobs:
+  label:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "waiver"),
+    [
+        (
+            {".github/workflows/label.yml": PR_TARGET.format(
+                comment="  # zizmor: ignore[dangerous-triggers] labels only, no PR code")},
+            "accepted inline at .github/workflows/label.yml:2",
+        ),
+        (
+            {
+                ".github/workflows/label.yml": PR_TARGET.format(comment=""),
+                ".github/zizmor.yml": "rules:\n  dangerous-triggers:\n    ignore:\n      - label.yml\n",
+            },
+            "accepted in .github/zizmor.yml",
+        ),
+        ({".github/workflows/label.yml": PR_TARGET.format(comment="")}, None),
+    ],
+)  # fmt: skip
+def test_a_dangerous_trigger_the_repository_accepted_for_zizmor_is_waived(
+    files: dict[str, str], waiver: str | None
+) -> None:
+    [trigger] = by_rule(run(files), "workflow/dangerous-trigger")
+    assert trigger.waived is (waiver is not None)
+    assert (trigger.waiver or "").startswith(waiver or "")
+
+
+def test_accepting_the_trigger_for_zizmor_does_not_accept_running_pr_code() -> None:
+    pwn = PR_TARGET.format(comment="  # zizmor: ignore[dangerous-triggers]").replace(
+        "      - uses: actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9\n",
+        "      - uses: actions/checkout@8558fd74291d67161a8a78ce36a881fa63b766a9\n"
+        "        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: npm install && npm test\n",
+    )
+    found = run({".github/workflows/label.yml": pwn})
+    assert [f.waived for f in by_rule(found, "workflow/untrusted-checkout")] == [False]

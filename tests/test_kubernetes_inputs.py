@@ -244,3 +244,110 @@ def test_an_image_a_kustomization_pins_is_not_reported_for_its_latest_tag() -> N
 )
 def test_image_name_drops_tag_and_digest_not_a_registry_port(image: str, name: str) -> None:
     assert image_name(image) == name
+
+
+BASE_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api-server}
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: example.org/api:1.2.3
+"""
+REDIS = BASE_DEPLOYMENT.replace("api-server", "redis").replace("- name: api", "- name: redis")
+
+
+def test_a_generated_bundle_repeating_its_base_reports_each_finding_once() -> None:
+    bundle = "# This is an auto-generated file. DO NOT EDIT\n---\n" + BASE_DEPLOYMENT
+    files = {
+        "CODEOWNERS": "* @acme/a\n",
+        "manifests/base/api.yaml": BASE_DEPLOYMENT,
+        "manifests/install.yaml": bundle,
+        "manifests/ha/install.yaml": bundle + "---\n" + REDIS,
+        "manifests/namespace-install.yaml": bundle + "---\n" + REDIS,
+    }
+    report = evaluate(DictSnapshot(files), catalog=default_catalog(), today=date(2026, 1, 1))
+    probes = [f for f in report.findings if f.rule == "k8s/liveness-probe-missing"]
+    # api-server is reported in its hand-written base, redis (only in bundles) in the first one
+    assert {(f.path, f.subject.split()[0]) for f in probes} == {
+        ("manifests/base/api.yaml", "Deployment/api-server"),
+        ("manifests/ha/install.yaml", "Deployment/redis"),
+    }
+    assert any("in generated files (`DO NOT EDIT`)" in n for n in report.notes)
+
+
+def test_hand_written_copies_of_a_workload_are_each_reported() -> None:
+    files = {
+        "CODEOWNERS": "* @acme/a\n",
+        "overlays/dev/api.yaml": BASE_DEPLOYMENT,
+        "overlays/prod/api.yaml": BASE_DEPLOYMENT,
+    }
+    report = evaluate(DictSnapshot(files), catalog=default_catalog(), today=date(2026, 1, 1))
+    probes = [f for f in report.findings if f.rule == "k8s/liveness-probe-missing"]
+    assert {f.path for f in probes} == {"overlays/dev/api.yaml", "overlays/prod/api.yaml"}
+    assert not any("generated files" in n for n in report.notes)
+
+
+TILTFILE = """\
+k8s_yaml(kustomize('manifests/dev-tilt'))
+docker_build(
+    'argocd-ui',
+    context='.',
+)
+"""
+UNTAGGED_UI = BASE_DEPLOYMENT.replace("example.org/api:1.2.3", "argocd-ui")
+
+
+def test_an_image_tilt_builds_is_not_untagged_in_the_yaml_tilt_deploys() -> None:
+    files = {
+        "Tiltfile": TILTFILE,
+        "manifests/dev-tilt/ui.yaml": UNTAGGED_UI,
+        "manifests/base/ui.yaml": UNTAGGED_UI,  # not deployed by Tilt: nobody tags it
+    }
+    ctx = Context(DictSnapshot(files), default_catalog(), Policy(), date(2026, 1, 1))
+    untagged = [f for f in check_kubernetes(ctx) if f.rule == "k8s/image-tag-latest"]
+    assert [f.path for f in untagged] == ["manifests/base/ui.yaml"]
+
+
+KUBEBUILDER_MANAGER = BASE_DEPLOYMENT.replace("api-server", "controller-manager").replace(
+    "- name: api\n          image: example.org/api:1.2.3",
+    "- name: manager\n          image: controller:latest",
+)
+IMAGE_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: controller-manager}
+spec:
+  template:
+    spec:
+      containers:
+        - name: manager
+          image: gcr.io/example/manager:v1.2.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("patch_image", "reported"),
+    [("gcr.io/example/manager:v1.2.0", False), ("gcr.io/example/manager:latest", True)],
+)
+def test_a_base_image_a_kustomize_patch_pins_is_not_latest(
+    patch_image: str, reported: bool
+) -> None:
+    files = {
+        "config/manager/manager.yaml": KUBEBUILDER_MANAGER,
+        "config/manager/kustomization.yaml": "resources: [manager.yaml]\n",
+        "config/default/kustomization.yaml": (
+            "resources: [../manager]\npatches:\n- path: manager_image_patch.yaml\n"
+        ),
+        "config/default/manager_image_patch.yaml": IMAGE_PATCH.replace(
+            "gcr.io/example/manager:v1.2.0", patch_image
+        ),
+        "other/manager.yaml": KUBEBUILDER_MANAGER,  # the patch does not reach it
+    }
+    ctx = Context(DictSnapshot(files), default_catalog(), Policy(), date(2026, 1, 1))
+    latest = {f.path for f in check_kubernetes(ctx) if f.rule == "k8s/image-tag-latest"}
+    assert ("config/manager/manager.yaml" in latest) is reported
+    assert "other/manager.yaml" in latest

@@ -168,9 +168,9 @@ def test_ci_puts_the_suggestion_in_the_job_summary_and_the_log(
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=alice", "-c", "user.email=alice@acme.dev", "commit", "-qm", "x")
     head = git(repo, "rev-parse", "HEAD").strip()
-    runner = Runner(tmp_path, monkeypatch, repo)
+    runner = Runner(tmp_path, monkeypatch, capsys, repo)
     runner.event("push", {"ref": "refs/heads/main", "before": "0" * 40, "after": head}, head)
-    code, out, _ = runner.run(capsys, "--directory", str(repo.parent / "directory.yml"))
+    code, out, _ = runner.run("--directory", str(repo.parent / "directory.yml"))
     assert code in (0, 1)
     assert "Suggested owner: `@acme/payments`" in runner.summary.read_text()
     assert "fix: Add `/services/pay/ @acme/payments` to .github/CODEOWNERS" in out

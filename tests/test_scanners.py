@@ -203,6 +203,9 @@ def test_run_commands(text: str, expected: list) -> None:
         ("set +o errexit\ngitleaks detect\necho next", None, False),
         ("gitleaks detect || rc=$?\necho rc=$rc\nexit $rc", None, True),
         ("gitleaks detect || rc=$?\necho rc=$rc", None, False),
+        ("set +e\ngitleaks detect; exit $?\necho unreachable", None, True),
+        ('set +e\ngitleaks detect\nexit "${?}"', None, True),
+        ("set +e\ngitleaks detect && echo clean; exit $?\necho next", None, True),
     ],
 )
 def test_the_shell_around_a_command_decides_blocking(

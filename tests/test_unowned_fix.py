@@ -85,3 +85,26 @@ def test_placement_proves_its_line_and_refuses_what_cannot_work() -> None:
     assert rewritten.instruction() == "Change line 1 of CODEOWNERS to `/c/ @z`"
     created = place_line(None, ".github/CODEOWNERS", "/c/", "@z", ["c/three.py"], files)
     assert created.instruction() == "Create .github/CODEOWNERS with the line `/c/ @z`"
+
+
+def test_a_group_of_files_unowned_on_purpose_says_so_in_its_message() -> None:
+    codeowners = "* @acme/all\n# No owners: sub-maintainers merge these\nCHANGELOG.md\n"
+    files: dict[str, str | bytes] = {"CODEOWNERS": codeowners, "src/a.go": ""}
+    files |= {f"vendor/m{i}/CHANGELOG.md": "" for i in range(AGGREGATE_ABOVE + 1)}
+    files |= {"docs/CHANGELOG.md": ""}
+    messages = {f.subject: f.message for f in unowned(files)}
+    assert messages["vendor/"].startswith(
+        f"{AGGREGATE_ABOVE + 1} files under `vendor/` deliberately unowned (the CODEOWNERS lines "
+        "that decide list no owners)"
+    )
+    assert messages["docs/"].startswith("1 file under `docs/` deliberately unowned")
+
+
+def test_a_group_mixing_forgotten_and_deliberate_files_counts_the_deliberate_ones() -> None:
+    codeowners = "/CODEOWNERS @acme/a\n/lib/gen/\n"
+    files: dict[str, str | bytes] = {"CODEOWNERS": codeowners, "lib/gen/a.py": ""}
+    files |= {f"lib/m{i}.py": "" for i in range(AGGREGATE_ABOVE + 1)}
+    [lib] = unowned(files)
+    assert lib.message.startswith(
+        f"{AGGREGATE_ABOVE + 2} files under `lib/` without a code owner, 1 of them deliberately"
+    )

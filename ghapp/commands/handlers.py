@@ -1,8 +1,8 @@
 """Running comment commands (and the check-run buttons that share them) against GitHub.
 
 `CommandHandler` knows the command semantics; everything it does to GitHub goes through the
-small `CommandPort` protocol (implemented over the API in ghapp.commands.register, and by a
-plain fake in the tests), every decision is written to the `AuditLog`, and authorisation asks
+small `CommandPort` protocol (ghapp.commands.port, with the invocation, facts and results it
+passes around), every decision is written to the `AuditLog`, and authorisation asks
 `Access` (team membership, repository permission), never the comment text.
 
 Replies are markdown a commenter partly wrote (paths, team names, reasons, unknown commands), so
@@ -21,13 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from ghapp.commands.audit import AuditEntry, AuditLog, Outcome, waiver_data
+from ghapp.commands.audit import AuditEntry, AuditLog, waiver_data
 from ghapp.commands.authz import Access, Decision, authorize, command_rules, team_org, team_slug
+from ghapp.commands.port import (
+    CommandPort,
+    CommandsConfig,
+    Facts,
+    Invocation,
+    PullInfo,
+    Recheck,
+    Result,
+    say,
+)
 from ghapp.commands.suggest import pr_suggestions, suggested_teams, suggestions_reply, teams_of
 from ghapp.core.catalog import Catalog
 from ghapp.core.commands import (
@@ -40,10 +49,11 @@ from ghapp.core.commands import (
 )
 from ghapp.core.errors import GhappError
 from ghapp.core.manifests.services import ServiceIndex, discover_services
-from ghapp.core.ownership.claim import ClaimPlan, ClaimRefused, plan_claim, plan_standing_waiver
+from ghapp.core.ownership.claim import ClaimRefused
+from ghapp.core.ownership.claimplan import ClaimPlan, plan_claim
 from ghapp.core.ownership.codeowners import CodeOwners, find_codeowners
-from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.ownership.suggest import Suggestions
+from ghapp.core.ownership.yamledits import plan_standing_waiver
 from ghapp.core.policy.policy import Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.errors import GitHubError, RetryableError
@@ -53,117 +63,6 @@ REPLY_MARKER = "<!-- ghapp:command-reply -->"
 MAX_LISTED = 50  # /owners rows before "and N more"
 MAX_COMMANDS = 10  # per comment; the rest are not run (a paste of a log is not ten claims)
 MAX_TEAM_LOOKUPS = 20  # candidate teams checked when /claim-ownership names none
-
-
-@dataclass(frozen=True)
-class PullInfo:
-    number: int
-    base_ref: str
-    base_sha: str
-    head_sha: str
-
-
-class CommandPort(Protocol):
-    """The GitHub calls commands make."""
-
-    async def react(self, repo: str, comment_id: int, content: str) -> None: ...
-    async def reply(self, repo: str, pr: int, body: str) -> None: ...
-    async def pull(self, repo: str, pr: int) -> PullInfo: ...
-    async def changed_files(self, repo: str, pr: int) -> Sequence[str]: ...
-    async def snapshot(self, repo: str, sha: str) -> Snapshot:
-        """The commit's files, with CODEOWNERS, manifests and config readable without waiting."""
-        ...
-
-    async def team_exists(self, org: str, slug: str) -> bool: ...
-    async def branch_sha(self, repo: str, branch: str) -> str | None: ...
-    async def create_branch(self, repo: str, branch: str, sha: str) -> None: ...
-    async def file_on_branch(self, repo: str, path: str, branch: str) -> tuple[str, str] | None:
-        """(text, blob sha) of the file on the branch, None when absent."""
-        ...
-
-    async def put_file(
-        self, repo: str, path: str, branch: str, text: str, message: str, sha: str | None
-    ) -> None: ...
-    async def find_pull(self, repo: str, branch: str) -> str | None:
-        """The html_url of an open PR whose head is `branch`, if any."""
-        ...
-
-    async def open_pull(self, repo: str, branch: str, base: str, title: str, body: str) -> str: ...
-    async def history(
-        self, repo: str, sha: str, paths: Sequence[str], since: datetime
-    ) -> Sequence[CommitRecord]:
-        """Commits that touched `paths` (for owner suggestions)."""
-        ...
-
-    async def teams(self, org: str, named: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
-        """Members of the organisation's teams, `named` ones first (for owner suggestions)."""
-        ...
-
-
-Recheck = Callable[[str, int, int | None], Awaitable[None]]  # repo, pr, installation id
-CommandsConfig = Callable[[str, Snapshot], Awaitable[Mapping[str, Any]]]  # `commands:` key
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """Who ran what, where: `key` names the side effects (branch suffix) so retries reuse them."""
-
-    repo: str
-    pr: int
-    actor: str
-    installation_id: int | None
-    source: str
-    key: str
-    comment_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a command did: the audit outcome, the reply section, details for the audit log."""
-
-    outcome: Outcome
-    reply: str | None
-    detail: str = ""
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def malformed(cls, command: Command | Malformed, reason: str, usage: str) -> Result:
-        """A command we could not understand: the reason and the nearest usage."""
-        said = _say(command, f"{text(reason)}.\n{usage}")
-        return cls("refused", said, reason, {"malformed": True})
-
-
-class Facts:
-    """What the commands of one comment share, fetched once and only when a command needs it:
-    the pull request, its base snapshot, its changed files, the `commands:` config."""
-
-    def __init__(self, port: CommandPort, inv: Invocation, config: CommandsConfig | None) -> None:
-        self._port, self._inv, self._config = port, inv, config
-        self._pull: PullInfo | None = None
-        self._base: Snapshot | None = None
-        self._changed: Sequence[str] | None = None
-        self._commands: Mapping[str, Any] | None = None
-
-    async def pull(self) -> PullInfo:
-        if self._pull is None:
-            self._pull = await self._port.pull(self._inv.repo, self._inv.pr)
-        return self._pull
-
-    async def base(self) -> Snapshot:
-        if self._base is None:
-            self._base = await self._port.snapshot(self._inv.repo, (await self.pull()).base_sha)
-        return self._base
-
-    async def changed(self) -> Sequence[str]:
-        if self._changed is None:
-            self._changed = await self._port.changed_files(self._inv.repo, self._inv.pr)
-        return self._changed
-
-    async def commands(self) -> Mapping[str, Any]:
-        if self._commands is None:
-            found = await self._config(self._inv.repo, await self.base()) if self._config else {}
-            self._commands = found
-        return self._commands
 
 
 class CommandHandler:
@@ -264,7 +163,7 @@ class CommandHandler:
         except RetryableError:
             raise  # the queue retries the delivery; side effects are keyed, so that is safe
         except (GhappError, GitHubError) as exc:
-            result = Result("failed", _say(command, f"could not run it: {text(exc)}"), str(exc))
+            result = Result("failed", say(command, f"could not run it: {text(exc)}"), str(exc))
         name = command.name if isinstance(command, Command) else command.text.split()[0][1:]
         args = command.args if isinstance(command, Command) else ()
         self.audit.record(
@@ -358,11 +257,11 @@ class CommandHandler:
             return Result.malformed(command, args.reason, f"Usage: `{args.usage}`")
         decision = await self._authorize(inv, "waive", None, facts)
         if not decision.allowed:
-            return Result("refused", _say(command, text(decision.reason)), decision.reason)
+            return Result("refused", say(command, text(decision.reason)), decision.reason)
         today = self.clock().date()
         if args.until < today:
             why = f"--until {args.until.isoformat()} is in the past"
-            return Result("refused", _say(command, why), why)
+            return Result("refused", say(command, why), why)
         known = self.catalog.rules
         if args.rule not in known and not (
             args.rule.endswith("/") and any(r.startswith(args.rule) for r in known)
@@ -371,7 +270,7 @@ class CommandHandler:
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             why = f"unknown rule {args.rule!r}{hint}"
             said = f"unknown rule {code(args.rule)}{hint}"
-            return Result("refused", _say(command, said), why)
+            return Result("refused", say(command, said), why)
         pull, base = await facts.pull(), await facts.base()
         services = {s.name for s in discover_services(base, self.catalog)[0]}
         target = args.target
@@ -397,7 +296,7 @@ class CommandHandler:
                 f"{args.until.isoformat()} (approved by {mention('@' + inv.actor)}: "
                 f"{text(args.reason)}). The check is being re-run."
             )
-            return Result("accepted", _say(command, said), "pr waiver", waiver_data(waiver))
+            return Result("accepted", say(command, said), "pr waiver", waiver_data(waiver))
         edit = await asyncio.to_thread(plan_standing_waiver, base, waiver)
         branch = f"ghapp/waive-{inv.key}" + (f"-{index + 1}" if index else "")
         title = f"Waive {args.rule}{scope} until {args.until.isoformat()}"
@@ -408,7 +307,7 @@ class CommandHandler:
         url = await self._open_pr(inv, branch, pull, {edit.path: edit.text}, title, body)
         data = {**waiver_data(waiver), "standing": True, "pull": url, "branch": branch}
         return Result(
-            "accepted", _say(command, f"Opened {url} with the standing waiver."), url, data
+            "accepted", say(command, f"Opened {url} with the standing waiver."), url, data
         )
 
     async def _claim(self, inv: Invocation, command: Command, index: int, facts: Facts) -> Result:
@@ -428,17 +327,17 @@ class CommandHandler:
         ):
             why = f"team {team} is unknown (check the spelling: @org/team-slug)"
             said = f"team {code(team)} is unknown (check the spelling: `@org/team-slug`)"
-            return Result("refused", _say(command, said), why)
+            return Result("refused", say(command, said), why)
         decision = await self._authorize(inv, "claim-ownership", team, facts)
         if not decision.allowed:
-            return Result("refused", _say(command, text(decision.reason)), decision.reason)
+            return Result("refused", say(command, text(decision.reason)), decision.reason)
         changed = await facts.changed()
         try:
             plan = await asyncio.to_thread(
                 plan_claim, base, self.catalog, args.targets, team, changed
             )
         except ClaimRefused as exc:
-            return Result("refused", _say(command, text(exc)), str(exc))
+            return Result("refused", say(command, text(exc)), str(exc))
         branch = f"ghapp/claim-{inv.key}" + (f"-{index + 1}" if index else "")
         url = await self._open_pr(inv, branch, pull, plan.files, plan.title, _claim_body(plan, inv))
         data = {
@@ -454,7 +353,7 @@ class CommandHandler:
             reply += f"\n- {inferred}"
         if plan.notes:
             reply += "\n" + "\n".join(f"- {text(n)}" for n in plan.notes)
-        return Result("accepted", _say(command, reply), url, data)
+        return Result("accepted", say(command, reply), url, data)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -480,7 +379,7 @@ class CommandHandler:
             f"you are in several teams suggested for these files ({teams}); name one: "
             "`/claim-ownership @org/team`"
         )
-        return Result("refused", _say(command, why), why), ""
+        return Result("refused", say(command, why), why), ""
 
     async def _infer_team(self, inv: Invocation, base: Snapshot) -> str | Result:
         """The commenter's team when unambiguous: of the repository org's teams named in
@@ -548,13 +447,6 @@ class CommandHandler:
             or login.endswith("[bot]")
             or login.lower() == self.app_login
         )
-
-
-def _say(command: Command | Malformed, said: str) -> str:
-    """One reply section: the command as its author wrote it (as code), then `said` (markdown
-    whose user-controlled parts the caller escaped)."""
-    label = f"/{command.name}" if isinstance(command, Command) else command.text
-    return f"**{code(label)}**: {said}"
 
 
 def _reaction(results: Sequence[Result]) -> str:

@@ -19,7 +19,8 @@ from ghapp.app.handlers import PullRequest, Services, check_pull_request
 from ghapp.app.router import Event, Router
 from ghapp.commands.audit import AuditLog
 from ghapp.commands.authz import LEVELS, AccessCache, CachedAccess
-from ghapp.commands.handlers import CommandHandler, PullInfo
+from ghapp.commands.handlers import CommandHandler
+from ghapp.commands.port import PullInfo
 from ghapp.core.ownership.evidence import CommitRecord
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import InstallationClient

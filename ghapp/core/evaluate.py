@@ -29,7 +29,7 @@ from typing import Any
 from ghapp.core.catalog import Catalog
 from ghapp.core.context import Context
 from ghapp.core.failures import CHECK_FAILED, Guard, WatchedSnapshot
-from ghapp.core.fixtures import is_fixture_finding, is_test_path, skipped_note
+from ghapp.core.fixtures import copies_note, is_fixture_finding, is_test_path, skipped_note
 from ghapp.core.globs import any_glob, glob_match
 from ghapp.core.kubernetes.checks import check_kubernetes
 from ghapp.core.manifests.checks import check_manifests
@@ -165,6 +165,8 @@ def evaluate(
     if not policy.report_test_fixtures:
         kept = [f for f in findings if not is_fixture_finding(f)]
         skipped, findings = len(findings) - len(kept), kept
+    originals = [f for f in findings if f.copy_of is None]
+    copies, findings = len(findings) - len(originals), originals
     guard = Guard(watched_head, catalog)
     changed_list = sorted(changed_set) if changed_set is not None else None
     no_sites: tuple[Site, ...] = ()
@@ -192,7 +194,7 @@ def evaluate(
         services=tuple(_with_owner_handle(ctx, s) for s in ctx.services),
         files=files,
         policy_configured=policy.configured,
-        notes=_notes(policy, skipped, current.fixture_services),
+        notes=_notes(policy, skipped, current.fixture_services, copies),
         policy=policy_info(policy),
         service_coverage=service_coverage,
         codeowners_path=ctx.codeowners_path,
@@ -200,10 +202,14 @@ def evaluate(
     )
 
 
-def _notes(policy: Policy, fixture_findings: int, fixture_services: int) -> tuple[str, ...]:
+def _notes(
+    policy: Policy, fixture_findings: int, fixture_services: int, copies: int
+) -> tuple[str, ...]:
     notes = [] if policy.configured else [REPORT_ONLY_NOTE]
     if fixture_findings or fixture_services:
         notes.append(skipped_note(fixture_findings, fixture_services))
+    if copies:
+        notes.append(copies_note(copies))
     return tuple(notes)
 
 

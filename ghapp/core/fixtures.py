@@ -3,7 +3,8 @@
 Kubernetes and service-manifest findings there (a repository's test data holds deliberately
 broken Deployments and fake catalog entities), and those a check marks `fixture` (Helm test
 pods), are not reported unless the policy asks for them (`test_fixtures: {report: true}`); the
-report says how many were left out.
+report says how many were left out. So are Kubernetes findings in generated files that repeat a
+finding reported in another file (`Finding.copy_of`, ghapp.core.kubernetes.checks).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def skipped_note(findings: int, services: int) -> str:
         f"Not reported: {' and '.join(parts)} on test fixtures (under {where}, or Helm test"
         " pods): test fixtures are not deploy config. Set `test_fixtures: {report: true}` in"
         " .github/ghapp.yml to report them."
+    )
+
+
+def copies_note(findings: int) -> str:
+    """The report's note on Kubernetes findings left out as generated copies."""
+    return (
+        f"Not reported: {findings} Kubernetes finding{_s(findings)} in generated files"
+        " (`DO NOT EDIT`) that repeat one reported in another file (same rule, workload and"
+        " container): fix it there and regenerate."
     )
 
 

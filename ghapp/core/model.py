@@ -46,6 +46,8 @@ class Finding:
     whole line `line` when the fix is mechanical (rendered as a GitHub suggested change).
     `fixture` marks a finding about test fixtures (e.g. a Helm test pod) wherever its file is:
     like findings under test directories, it is counted rather than reported by default.
+    `copy_of` names the file that reports the same problem when this one is a generated copy of
+    it (a `DO NOT EDIT` bundle built from a kustomize base): counted, not reported.
     """
 
     rule: str
@@ -63,6 +65,7 @@ class Finding:
     waived: bool = False
     waiver: str | None = None
     fixture: bool = False
+    copy_of: str | None = None
     owner_source: OwnerSource | None = None
     waiver_detail: AppliedWaiver | None = None
     suggested_owner: OwnerSuggestion | None = None  # codeowners/unowned-file: who probably should

@@ -89,28 +89,16 @@ class OAuthClient:
 
     async def can_read(self, token: str, repo: str) -> bool:
         """Whether the token's user can read `owner/name` (404 and 403 mean no)."""
-        try:
-            data = await self._get(token, f"/repos/{repo}")
-        except NotFound:
+        visible, data = await self._get_visible(token, f"/repos/{repo}")
+        if not visible:
             return False
-        except GitHubError as exc:
-            if exc.status == 403:
-                return False
-            raise
         permissions = data.get("permissions") if isinstance(data, dict) else None
         return bool(permissions.get("pull", True)) if isinstance(permissions, dict) else True
 
     async def is_org_member(self, token: str, org: str) -> bool:
         """Whether the token's user is an active member of `org`."""
-        try:
-            data = await self._get(token, f"/user/memberships/orgs/{org}")
-        except NotFound:
-            return False
-        except GitHubError as exc:
-            if exc.status == 403:
-                return False
-            raise
-        return isinstance(data, dict) and data.get("state") == "active"
+        visible, data = await self._get_visible(token, f"/user/memberships/orgs/{org}")
+        return visible and isinstance(data, dict) and data.get("state") == "active"
 
     async def app_installed_on(self, repo: str) -> bool:
         """Whether the app is installed on `owner/name` (asked as the app, with its JWT)."""
@@ -131,6 +119,17 @@ class OAuthClient:
         except NotFound:
             return False
         return True
+
+    async def _get_visible(self, token: str, path: str) -> tuple[bool, Any]:
+        """GET `path` as the token's user; (False, None) where GitHub answers 404 or 403."""
+        try:
+            return True, await self._get(token, path)
+        except NotFound:
+            return False, None
+        except GitHubError as exc:
+            if exc.status == 403:
+                return False, None
+            raise
 
     async def _get(self, token: str, path: str) -> Any:
         url = f"{self.settings.github_api_url}{path}"

@@ -214,15 +214,15 @@ class Publisher:
     async def _create_or_update(self, target: Target, body: dict[str, object]) -> int:
         run_id = await self.find_check_run(target)
         if run_id is None:
-            created = await self.client.request(
-                "POST", f"/repos/{target.repo}/check-runs", json=body
-            )
-            run_id = int(created["id"])
-            await self.memory.remember(_check_key(target), str(run_id))
-        else:
-            await self._update(
-                target.repo, run_id, {k: v for k, v in body.items() if k != "head_sha"}
-            )
+            return await self._create(target, body)
+        await self._update(target.repo, run_id, _without_head_sha(body))
+        return run_id
+
+    async def _create(self, target: Target, body: dict[str, object]) -> int:
+        """POST a new check run and remember its id for this target."""
+        created = await self.client.request("POST", f"/repos/{target.repo}/check-runs", json=body)
+        run_id = int(created["id"])
+        await self.memory.remember(_check_key(target), str(run_id))
         return run_id
 
     def _timestamp(self) -> str:
@@ -249,11 +249,7 @@ class Publisher:
         run_id = await self.find_check_run(target)
         sent: set[str] = set()
         if run_id is None:
-            created = await self.client.request(
-                "POST", f"/repos/{target.repo}/check-runs", json=body
-            )
-            run_id = int(created["id"])
-            await self.memory.remember(_check_key(target), str(run_id))
+            run_id = await self._create(target, body)
         else:
             # GitHub appends the annotations of every update to the run's list: send only the
             # ones this run does not carry yet, so a re-check never shows one twice.
@@ -262,9 +258,7 @@ class Publisher:
             )
             annotations = [a for a in annotations if _annotation_id(a) not in sent]
             body["output"] = {**output, "annotations": annotations[:MAX_ANNOTATIONS_PER_REQUEST]}
-            await self._update(
-                target.repo, run_id, {k: v for k, v in body.items() if k != "head_sha"}
-            )
+            await self._update(target.repo, run_id, _without_head_sha(body))
         for start in range(
             MAX_ANNOTATIONS_PER_REQUEST, len(annotations), MAX_ANNOTATIONS_PER_REQUEST
         ):
@@ -370,6 +364,11 @@ def _annotations_key(target: Target, run_id: int) -> str:
 def _annotation_id(annotation: Mapping[str, object]) -> str:
     text = json.dumps(annotation, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _without_head_sha(body: dict[str, object]) -> dict[str, object]:
+    """A creation body as an update body (updating a check run takes no head_sha)."""
+    return {k: v for k, v in body.items() if k != "head_sha"}
 
 
 def _check_key(target: Target) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakegithub import FakeGitHub, SchemaBook, create_fake_app
+from tests.fakegithub import FakeGitHub, SchemaBook, create_fake_app, create_fake_web_app
 from tests.fakegithub.harness import (
     APP_ID,
     INSTALLATION_ID,
@@ -97,6 +97,28 @@ def _template() -> dict[str, Any] | None:
 def ghapp_env() -> dict[str, str]:
     """More environment for `ghapp serve` (a test module overrides this fixture)."""
     return {}
+
+
+@pytest.fixture
+def fake_web(fake: FakeGitHub) -> Iterator[ServerThread]:
+    """The fake's web host (sign-in pages), separate from its API host as on github.com."""
+    with ServerThread(create_fake_web_app(fake)) as server:
+        yield server
+
+
+@pytest.fixture
+def sign_in_env(fake: FakeGitHub, fake_web: ServerThread) -> dict[str, str]:
+    """The environment for a `ghapp serve` whose pages sign in through the fake's OAuth
+    (a module that opens pages returns it from its `ghapp_env`)."""
+    port = free_port()
+    return {
+        "PORT": str(port),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GHE_HOST": fake_web.url.removeprefix("http://"),
+        "GHE_PROTOCOL": "http",
+        "GITHUB_CLIENT_ID": fake.oauth.client_id,
+        "GITHUB_CLIENT_SECRET": fake.oauth.client_secret,
+    }
 
 
 @pytest.fixture

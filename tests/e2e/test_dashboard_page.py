@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.browser import screenshot
-from tests.fakegithub import FakeGitHub, create_fake_web_app, shapes, sign_in_as
+from tests.fakegithub import shapes, sign_in_as
 from tests.fakegithub.harness import (
     INSTALLATION_ID,
-    ServerThread,
     completed_check_run,
-    free_port,
     wait_for,
 )
 from tests.orgrepos import ORG_REPOS
@@ -27,25 +24,11 @@ if TYPE_CHECKING:
     from conftest import RunningApp
 
 pytestmark = pytest.mark.e2e
-APP_PORT = free_port()
 
 
 @pytest.fixture
-def fake_web(fake: FakeGitHub) -> Iterator[ServerThread]:
-    with ServerThread(create_fake_web_app(fake)) as server:
-        yield server
-
-
-@pytest.fixture
-def ghapp_env(fake: FakeGitHub, fake_web: ServerThread) -> dict[str, str]:
-    return {
-        "PORT": str(APP_PORT),
-        "PUBLIC_URL": f"http://127.0.0.1:{APP_PORT}",
-        "GHE_HOST": fake_web.url.removeprefix("http://"),
-        "GHE_PROTOCOL": "http",
-        "GITHUB_CLIENT_ID": fake.oauth.client_id,
-        "GITHUB_CLIENT_SECRET": fake.oauth.client_secret,
-    }
+def ghapp_env(sign_in_env: dict[str, str]) -> dict[str, str]:
+    return sign_in_env
 
 
 def push_default_branches(ghapp: RunningApp) -> None:

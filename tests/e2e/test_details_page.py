@@ -7,19 +7,16 @@ go to tests/output/screenshots."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.browser import screenshot
-from tests.fakegithub import FakeGitHub, create_fake_web_app, sign_in_as
+from tests.fakegithub import sign_in_as
 from tests.fakegithub.harness import (
     INSTALLATION_ID,
-    ServerThread,
     completed_check_run,
-    free_port,
     wait_for,
     wait_quiet,
 )
@@ -29,26 +26,11 @@ if TYPE_CHECKING:
     from conftest import RunningApp, Scenario
 
 pytestmark = pytest.mark.e2e
-APP_PORT = free_port()
 
 
 @pytest.fixture
-def fake_web(fake: FakeGitHub) -> Iterator[ServerThread]:
-    """The fake's web host (sign-in pages), separate from its API host as on github.com."""
-    with ServerThread(create_fake_web_app(fake)) as server:
-        yield server
-
-
-@pytest.fixture
-def ghapp_env(fake: FakeGitHub, fake_web: ServerThread) -> dict[str, str]:
-    return {
-        "PORT": str(APP_PORT),
-        "PUBLIC_URL": f"http://127.0.0.1:{APP_PORT}",
-        "GHE_HOST": fake_web.url.removeprefix("http://"),
-        "GHE_PROTOCOL": "http",
-        "GITHUB_CLIENT_ID": fake.oauth.client_id,
-        "GITHUB_CLIENT_SECRET": fake.oauth.client_secret,
-    }
+def ghapp_env(sign_in_env: dict[str, str]) -> dict[str, str]:
+    return sign_in_env
 
 
 def opened(ghapp: RunningApp, scenario: Scenario) -> dict[str, Any]:

@@ -17,6 +17,7 @@ repository, a patch's containers cannot be told apart and are not checked.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +29,13 @@ from ghapp.core.kubernetes.podspec import (
     Source,
     check_workload,
     enabled_restricted_rules,
+    tag_of,
 )
 from ghapp.core.kubernetes.workloads import (
     MAX_MANIFEST_FILES,
     MAX_TOTAL_BYTES,
     SKAFFOLD_NAMES,
+    TILTFILE_NAMES,
     build_artifact_images,
     find_workloads,
     kustomization_paths,
@@ -44,6 +47,8 @@ from ghapp.core.kubernetes.workloads import (
     parse_manifest,
     read_kustomization,
     split_documents,
+    tilt_images,
+    within,
 )
 from ghapp.core.model import Finding
 from ghapp.core.snapshot import Snapshot, content_ids, digest, read_files, unread_id
@@ -59,13 +64,15 @@ class FileResult:
 
     findings: tuple[Finding, ...] = ()
     workloads: tuple[tuple[str, str, frozenset[str], Mapping[str, Any]], ...] = ()
+    generated: bool = False  # the file says it is generated (`# ... DO NOT EDIT`)
+    tagged: frozenset[str] = frozenset()  # containers (finding subjects) with a pinned image
 
 
 def check_kubernetes(ctx: Context) -> Iterable[Finding]:
     """Every `k8s/…` finding in the snapshot, sorted by path, line and rule."""
     snapshot = ctx.snapshot
     paths = snapshot.paths()
-    patches, pinned = _kustomizations(snapshot, paths)
+    patches, pinned, applies = _kustomizations(snapshot, paths)
     options = Options(
         enabled_restricted_rules(ctx), frozenset(pinned | _artifacts(snapshot, paths))
     )
@@ -89,18 +96,69 @@ def check_kubernetes(ctx: Context) -> Iterable[Finding]:
             continue
         (patched if path in patches else regular).append(path)
     index: BaseIndex = {}
+    generated: set[str] = set()
     for result in _results(ctx, regular, options):
         findings.extend(result.findings)
+        if result.generated:
+            generated.update(f.path for f in result.findings if f.path)
         for kind, name, containers, security in result.workloads:
             # Overlays may define the same workload twice: a container of either is the base's.
             known_names, known_security = index.get((kind, name), (frozenset(), {}))
             index[(kind, name)] = (containers | known_names, known_security or security)
+    retagged: list[tuple[str, str, set[str]]] = []  # (subject, patch, where it applies)
     for path, data in read_files(snapshot, patched):
         if data is None or len(data) > MAX_YAML_BYTES:
             findings.extend(_not_read(ctx, path, data))
         elif may_hold_pod_spec(data):
-            findings.extend(_check_text(ctx, path, data, options, index).findings)
-    return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
+            result = _check_text(ctx, path, data, options, index)
+            findings.extend(result.findings)
+            retagged.extend((subject, path, applies.get(path, set())) for subject in result.tagged)
+    findings = _without_retagged(findings, retagged)
+    ordered = sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.rule, f.subject))
+    return _mark_generated_copies(ordered, generated)
+
+
+def _without_retagged(
+    findings: list[Finding], retagged: Sequence[tuple[str, str, set[str]]]
+) -> list[Finding]:
+    """Drop `k8s/image-tag-latest` on a base container whose image a kustomize patch replaces
+    with a pinned one (kubebuilder's `image: controller:latest` in config/manager, set by
+    config/default/manager_image_patch.yaml): what is deployed is the patch's image. Only
+    for bases below the patching kustomization's directory or its local resources."""
+    if not retagged:
+        return findings
+    return [
+        f
+        for f in findings
+        if f.rule != "k8s/image-tag-latest"
+        or not any(
+            f.subject == subject
+            and f.path != patch
+            and any(within(f.path or "", scope) for scope in scopes)
+            for subject, patch, scopes in retagged
+        )
+    ]
+
+
+def _mark_generated_copies(findings: Sequence[Finding], generated: set[str]) -> list[Finding]:
+    """A finding in a generated file (argo-cd's `manifests/install.yaml`, a `kustomize build`
+    of `manifests/base`) that repeats one reported elsewhere, same rule and same workload and
+    container, is marked `copy_of` that file: it is fixed there, once. The finding is kept in
+    a hand-written file when there is one, else in the first generated file."""
+    if not generated:
+        return list(findings)
+    home: dict[tuple[str, str], str] = {}
+    for f in findings:
+        if f.path and f.subject and f.path not in generated:
+            home.setdefault((f.rule, f.subject), f.path)
+    for f in findings:
+        if f.path in generated and f.subject:
+            home.setdefault((f.rule, f.subject), f.path)
+    out: list[Finding] = []
+    for f in findings:
+        first = home.get((f.rule, f.subject)) if f.path in generated else None
+        out.append(f if first is None or first == f.path else f.with_(copy_of=first))
+    return out
 
 
 class _Budget:
@@ -155,6 +213,7 @@ def _check_text(
     text = data.decode("utf-8", errors="replace")
     findings: list[Finding] = []
     workloads = []
+    tagged: set[str] = set()
     for offset, document in split_documents(text):
         if not may_be_workload(document):
             continue
@@ -186,34 +245,64 @@ def _check_text(
                     base = patch_base.get((wl.kind, wl.name))
                     added = names - base[0] if base is not None else frozenset()
                     scope = PatchScope(added, base[1] if base is not None else {})
+                for c in wl.containers:
+                    image = c.node.get("image")
+                    if isinstance(image, str) and _pinned(image):
+                        what = "init container" if c.init else "container"
+                        tagged.add(f"{wl.label} {what} {c.name}")
                 for finding in check_workload(ctx, wl, source, options, scope):
                     if offset and finding.line:
                         finding = finding.with_(line=finding.line + offset)
                     findings.append(finding)
-    return FileResult(tuple(findings), tuple(workloads))
+    return FileResult(tuple(findings), tuple(workloads), is_generated(text), frozenset(tagged))
+
+
+def _pinned(image: str) -> bool:
+    """An image with a digest or a tag other than `latest`."""
+    tag = tag_of(image)
+    return "@" in image or (bool(tag) and tag != "latest")
+
+
+_GENERATED = re.compile(r"^\s*#.*\b(do not edit|auto-?generated|code generated)\b", re.IGNORECASE)
+
+
+def is_generated(text: str) -> bool:
+    """Whether a YAML file says, in a comment among its first lines, that it is generated."""
+    return any(_GENERATED.match(line) for line in text[:2048].split("\n")[:10])
 
 
 def _kustomizations(
     snapshot: Snapshot, paths: Sequence[str]
-) -> tuple[set[str], set[tuple[str, str]]]:
-    """Every kustomization's patch files, and the image names their `images:` pin."""
+) -> tuple[set[str], set[tuple[str, str]], dict[str, set[str]]]:
+    """Every kustomization's patch files, the image names their `images:` pin, and where each
+    patch file applies."""
     patches: set[str] = set()
     pinned: set[tuple[str, str]] = set()
+    applies: dict[str, set[str]] = {}
     for path in kustomization_paths(paths):
         data = snapshot.read(path)
         if data is not None and len(data) <= MAX_YAML_BYTES:
-            more, names = read_kustomization(path, data.decode("utf-8", errors="replace"))
+            more, names, where = read_kustomization(path, data.decode("utf-8", errors="replace"))
             patches |= more
             pinned |= names
-    return patches, pinned
+            for patch, scopes in where.items():
+                applies.setdefault(patch, set()).update(scopes)
+    return patches, pinned, applies
 
 
 def _artifacts(snapshot: Snapshot, paths: Sequence[str]) -> set[tuple[str, str]]:
     """Images the repository's Skaffold configs build (for every manifest: Skaffold's own
-    manifest list is globs, deploy-time choices)."""
+    manifest list is globs, deploy-time choices) and its Tiltfiles build (for the paths they
+    deploy)."""
     out: set[tuple[str, str]] = set()
     for path in paths:
-        if path.rpartition("/")[2] not in SKAFFOLD_NAMES:
+        name = path.rpartition("/")[2]
+        if name in TILTFILE_NAMES:
+            tilt = snapshot.read(path)
+            if tilt is not None and len(tilt) <= MAX_YAML_BYTES:
+                out |= tilt_images(path, tilt.decode("utf-8", errors="replace"))
+            continue
+        if name not in SKAFFOLD_NAMES:
             continue
         data = snapshot.read(path)
         if data is None or len(data) > MAX_YAML_BYTES:

@@ -185,23 +185,49 @@ def build_artifact_images(docs: Sequence[object]) -> set[str]:
     return out
 
 
+TILTFILE_NAMES = frozenset({"Tiltfile"})
+_TILT_BUILD = re.compile(
+    r"""\b(?:docker_build|docker_build_with_restart|custom_build)\(\s*['"]([^'"]+)['"]"""
+)
+_TILT_DEPLOY = re.compile(r"""\b(?:k8s_yaml|kustomize|helm)\(\s*['"]([^'"]+)['"]""")
+
+
+def tilt_images(tiltfile: str, text: str) -> set[tuple[str, str]]:
+    """(image name, scope) pairs a Tiltfile builds: Tilt replaces those images, in the YAML it
+    deploys, with the image it built and tagged. The scope is each literal path its
+    `k8s_yaml(...)`, `kustomize(...)` or `helm(...)` calls deploy, relative to the Tiltfile
+    (its own directory when none is literal): an image of the same name elsewhere is not
+    Tilt's to replace."""
+    here = posixpath.dirname(tiltfile)
+    scopes = {
+        posixpath.normpath(posixpath.join(here, m.group(1))).removeprefix("./")
+        for m in _TILT_DEPLOY.finditer(text)
+        if not m.group(1).startswith(("/", "$", "~"))
+    } or {here}
+    images = {image_name(m.group(1)) for m in _TILT_BUILD.finditer(text)}
+    return {(image, "" if scope == "." else scope) for image in images for scope in scopes}
+
+
 def kustomization_paths(paths: Sequence[str]) -> list[str]:
     """Kustomization files, whose patch lists name files that are partial manifests."""
     return sorted(p for p in paths if posixpath.basename(p) in _KUSTOMIZATION_NAMES)
 
 
-def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, str]]]:
-    """The patch files a kustomization lists (repository paths), and the image names its
+def read_kustomization(
+    path: str, text: str
+) -> tuple[set[str], set[tuple[str, str]], dict[str, set[str]]]:
+    """The patch files a kustomization lists (repository paths), the image names its
     `images:` transformer pins (`newTag` or `digest`), whatever tag the manifests write, each
     with where that applies: the kustomization's directory and each of its local `resources`
-    (a path; files below a directory count)."""
+    (a path; files below a directory count), and for each patch file where it applies."""
     try:
         docs = load_documents(text)
     except YamlError:
-        return set(), set()
+        return set(), set(), {}
     base = posixpath.dirname(path)
     patches: set[str] = set()
     pinned: set[tuple[str, str]] = set()
+    applies: dict[str, set[str]] = {}
     for doc in docs[:1]:
         if not isinstance(doc, dict):
             continue
@@ -217,13 +243,15 @@ def read_kustomization(path: str, text: str) -> tuple[set[str], set[tuple[str, s
             for r in (resources if isinstance(resources, list) else ())
             if isinstance(r, str) and "://" not in r and not r.startswith(("/", "github.com/"))
         }
+        for patch in patches:
+            applies.setdefault(patch, set()).update(scopes)
         images = doc.get("images")
         for image in images if isinstance(images, list) else ():
             if not isinstance(image, dict) or not isinstance(image.get("name"), str):
                 continue
             if image.get("newTag") not in (None, "", "latest") or image.get("digest"):
                 pinned |= {(image["name"], scope) for scope in scopes}
-    return patches, pinned
+    return patches, pinned, applies
 
 
 def within(path: str, scope: str) -> bool:

@@ -31,6 +31,7 @@ from ghapp.core.ownership.placement import PLACEHOLDER_OWNER, place_line
 AGGREGATE_ABOVE = 25  # whole-repo runs: more unowned files than this are grouped per top directory
 _EXAMPLES = 3
 DETAILED_RULES = 50  # dead rules explained with examples (each costs a scan of every path)
+_SHADOWED = "every file it matches is matched by a later line"  # beyond DETAILED_RULES
 
 
 def check_codeowners(ctx: Context) -> Iterable[Finding]:
@@ -151,35 +152,35 @@ def _dead_rules(
             continue
         detailed += 1
         explain = detailed <= DETAILED_RULES
-        if index not in usage.matched:
+        if index in usage.matched:
+            why = _shadowed_why(co, index, paths) if explain else _SHADOWED
+            rule_id, message = "codeowners/shadowed-rule", f"never decides an owner: {why}"
+        else:
             hint = _case_hint(rule, paths) if explain else ""
-            yield ctx.finding(
+            rule_id, message = (
                 "codeowners/pattern-matches-nothing",
-                f"`{rule.pattern}` matches no file in the repository{hint}",
-                path=path,
-                line=rule.line,
-                column=rule.column,
-                subject=rule.pattern,
-            )
-            continue
-        why = "every file it matches is matched by a later line"
-        if explain:
-            matched = co.matching_paths(index, paths)
-            winners = Counter(m.line for m in co.resolve_all(matched) if m)
-            line, count = winners.most_common(1)[0]
-            later = next(r for r in co.rules if r.line == line)
-            why = (
-                f"all {len(matched)} files it matches are matched by later lines"
-                f" ({count} by line {line}, `{later.pattern}`)"
+                f"matches no file in the repository{hint}",
             )
         yield ctx.finding(
-            "codeowners/shadowed-rule",
-            f"`{rule.pattern}` never decides an owner: {why}",
+            rule_id,
+            f"`{rule.pattern}` {message}",
             path=path,
             line=rule.line,
             column=rule.column,
             subject=rule.pattern,
         )
+
+
+def _shadowed_why(co: CodeOwners, index: int, paths: Sequence[str]) -> str:
+    """How many files of rule `index` later lines take, and the line that takes the most."""
+    matched = co.matching_paths(index, paths)
+    winners = Counter(m.line for m in co.resolve_all(matched) if m)
+    line, count = winners.most_common(1)[0]
+    later = next(r for r in co.rules if r.line == line)
+    return (
+        f"all {len(matched)} files it matches are matched by later lines"
+        f" ({count} by line {line}, `{later.pattern}`)"
+    )
 
 
 def _case_hint(rule: OwnerRule, paths: Sequence[str]) -> str:
@@ -269,9 +270,14 @@ def _unowned_by_directory(
                 f" Left as they are: {_files(on_purpose)} deliberately unowned (the line that"
                 " decides lists no owners)."
             )
+        how = "without a code owner"
+        if not claimable:  # say it where it is read first: nothing here was forgotten
+            how = "deliberately unowned (the CODEOWNERS lines that decide list no owners)"
+        elif on_purpose:
+            how += f", {on_purpose} of them deliberately"
         yield ctx.finding(
             "codeowners/unowned-file",
-            f"{_files(len(members))} {where} without a code owner (e.g. {examples})",
+            f"{_files(len(members))} {where} {how} (e.g. {examples})",
             path=path,
             subject=top,
             fix=fix.strip(),

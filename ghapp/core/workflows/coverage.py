@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from ghapp.core.context import Context
 from ghapp.core.globs import any_glob
@@ -24,6 +25,7 @@ from ghapp.core.manifests.services import service_of
 from ghapp.core.model import CATEGORIES, CategoryCoverage, Finding, ScanSite, Service, Source
 from ghapp.core.policy.policy import CoverageRequirement
 from ghapp.core.workflows.delegation import Follower
+from ghapp.core.workflows.linters import resolve_gate
 from ghapp.core.workflows.parsing import (
     MAX_EXPANDED_JOBS,
     Job,
@@ -123,7 +125,7 @@ def find_sites(ctx: Context) -> tuple[Site, ...]:
             )
             if use.step.uses and use.step.uses.startswith("./"):
                 found.extend(follower.action(use.step.uses))
-            for det in found:
+            for det in map(partial(resolve_gate, read=follower.read), found):
                 if det.categories:  # recognised tools that cover no category (zizmor)
                     sites.append(_step_site(wf, use, det))
         sites.extend(_call_sites(wf, scanners))

@@ -359,6 +359,10 @@ class Follower:
             found.extend(_locate(d, path, line) for d in hits)
         return found
 
+    def read(self, path: str) -> str | None:
+        """A repository file's text (None when absent or unreadable), read once."""
+        return self._read(path)
+
     def _read(self, path: str) -> str | None:
         if path not in self._texts:
             self._texts[path] = read_text(self._snapshot, path) if path in self._paths else None

@@ -10,7 +10,8 @@ family:
   request's code, fork data written to GITHUB_ENV, release caches such jobs can poison);
 - injection: attacker-controlled `${{ }}` expanded into a script.
 Composite actions (`action.yml`) get the step audits too (`check_actions`): unpinned `uses:` and
-script injection. Precision first: a rule reports what it can name (the step, the command, the line), not what
+script injection. What the repository's zizmor config or `# zizmor: ignore[...]` comments accept
+is waived (ghapp.core.workflows.zizmor). Precision first: a rule reports what it can name (the step, the command, the line), not what
 might be.
 """
 
@@ -23,6 +24,7 @@ from ghapp.core.model import Finding
 from ghapp.core.snapshot import read_bounded, unread_id
 from ghapp.core.workflows import credentials, injection, permissions, pinning, privileged
 from ghapp.core.workflows.parsing import Workflow, is_action_path, parse_composite_action
+from ghapp.core.workflows.zizmor import read_config, waive_accepted
 from ghapp.core.yamlnodes import MAX_YAML_BYTES
 
 FAMILIES = (pinning.check, permissions.check, credentials.check, privileged.check, injection.check)
@@ -39,7 +41,7 @@ def check_workflows(ctx: Context) -> Iterable[Finding]:
             findings.append(_unusable(ctx, wf))
     for family in FAMILIES:
         findings.extend(family(ctx, valid))
-    return findings
+    return waive_accepted(findings, read_config(ctx.snapshot), valid)
 
 
 def check_actions(ctx: Context) -> Iterable[Finding]:
@@ -61,7 +63,8 @@ def check_actions(ctx: Context) -> Iterable[Finding]:
             findings.append(_unusable(ctx, action))
         elif action is not None:
             actions.append(action)
-    return [*findings, *pinning.check(ctx, actions), *injection.check(ctx, actions)]
+    found = [*pinning.check(ctx, actions), *injection.check(ctx, actions)]
+    return [*findings, *waive_accepted(found, read_config(ctx.snapshot), actions)]
 
 
 def _unusable(ctx: Context, wf: Workflow) -> Finding:

@@ -5,7 +5,8 @@ another repository's workflow (`workflow/secrets-inherit`).
 Third-party refs are `workflow/unpinned-action` (warning); GitHub's own `actions/*` and
 `github/*` the lower `workflow/unpinned-github-action` (notice). Local `./` actions are fine, and
 so is `docker://image@sha256:…`. Actions that must be referenced by tag (the policy's
-`tag_pinned_actions`, by default the SLSA generator's reusable workflows) are never reported.
+`tag_pinned_actions`, by default the SLSA generator's reusable workflows) are never reported,
+nor are tag refs the repository's zizmor config accepts (`ref-pin`/`any` policies).
 The finding's subject is the action without its ref, so bumping `@v6` to `@v7` is not new.
 No `suggestion`: the right SHA cannot be known offline.
 """
@@ -19,6 +20,7 @@ from functools import lru_cache
 from ghapp.core.context import Context
 from ghapp.core.model import Finding
 from ghapp.core.workflows.parsing import Workflow
+from ghapp.core.workflows.zizmor import ZizmorConfig, accepts_ref, read_config
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}")
 _GITHUB_OWNERS = frozenset({"actions", "github"})
@@ -27,12 +29,15 @@ _GITHUB_OWNERS = frozenset({"actions", "github"})
 def check(ctx: Context, workflows: Sequence[Workflow]) -> Iterator[Finding]:
     """Unpinned references and `secrets: inherit` in every workflow."""
     allowed = ctx.policy.tag_pinned_actions
+    zizmor = read_config(ctx.snapshot) if workflows else None
     for wf in workflows:
-        yield from _unpinned(ctx, wf, allowed)
+        yield from _unpinned(ctx, wf, allowed, zizmor)
         yield from _inherit(ctx, wf)
 
 
-def _unpinned(ctx: Context, wf: Workflow, allowed: Sequence[str]) -> Iterator[Finding]:
+def _unpinned(
+    ctx: Context, wf: Workflow, allowed: Sequence[str], zizmor: ZizmorConfig | None
+) -> Iterator[Finding]:
     for job in wf.jobs:
         refs = [(job.uses, job.uses_line)] + [(s.uses, s.uses_line) for s in job.steps]
         for uses, line in refs:
@@ -53,6 +58,8 @@ def _unpinned(ctx: Context, wf: Workflow, allowed: Sequence[str]) -> Iterator[Fi
             name, _, ref = uses.partition("@")
             if _SHA.fullmatch(ref) or any(_pattern(p).fullmatch(name) for p in allowed):
                 continue
+            if ref and accepts_ref(zizmor, name):
+                continue  # the repository's zizmor policy accepts a tag for it
             owner = name.split("/", 1)[0].lower()
             rule = (
                 "workflow/unpinned-github-action"

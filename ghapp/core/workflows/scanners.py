@@ -40,6 +40,18 @@ _DOCKER_VALUE_OPTIONS = frozenset(
 
 
 @dataclass(frozen=True)
+class ConfigGate:
+    """What a detection needs from the repository's files before it counts (catalog
+    `config_gate`, resolved by ghapp.core.workflows.linters): a linter runs a scanner only when
+    its config enables it (golangci-lint runs gosec)."""
+
+    files: tuple[str, ...]  # config file names searched from the working directory upwards
+    linter: str  # the scanner the config must enable (`gosec`)
+    cwd: str  # repository-relative working directory of the command
+    flags: str  # the command's words or the action's inputs, as one text
+
+
+@dataclass(frozen=True)
 class Detection:
     """One recognised scan; `line_offset` is the 0-based script line of the command (0 for uses).
 
@@ -59,6 +71,7 @@ class Detection:
     line: int | None = None
     via: tuple[tuple[str, int], ...] = ()
     why_at: tuple[str, int] | None = None  # the file and line whose shell swallows the failure
+    gate: ConfigGate | None = None  # counts only once the repository's config says so
 
 
 # A hook for commands the catalog does not know: (words, working directory) -> the scans they
@@ -200,7 +213,10 @@ class ScannerCatalog:
         elif step.uses:
             matcher = _first_match(self.actions, _uses_name(step.uses), step.with_)
             if matcher is not None:
-                found.append(matcher.decide(" ".join(step.with_.values()), step.with_))
+                det = matcher.decide(" ".join(step.with_.values()), step.with_)
+                where = _literal(step.with_.get("working-directory"))
+                here = _join(cwd, where) if where else cwd
+                found.append(_gated(matcher, det, here, " ".join(step.with_.values())))
         if step.run:
             shell = step_shell(step.run, step.shell)
             found.extend(self.match_script(step.run, shell, follow=follow, cwd=cwd))
@@ -243,7 +259,7 @@ class ScannerCatalog:
             tokens = normal.split()
             if tokens[0] in ("docker", "podman") and "run" in tokens[1:3]:
                 normal = self._docker_run(tokens) or ""
-            hits = self._match_command(normal, line)
+            hits = self._match_command(normal, line, cwd)
             if not hits and follow is not None:
                 hits = [replace(d, line_offset=line) for d in follow(stripped, cwd)]
             for det in hits:
@@ -251,13 +267,13 @@ class ScannerCatalog:
                 found.append(det if why is None else _soften(det, why))
         return found
 
-    def _match_command(self, normal: str, line: int) -> list[Detection]:
+    def _match_command(self, normal: str, line: int, cwd: str = "") -> list[Detection]:
         if _ASKS_ONLY.fullmatch(normal):
             return []  # `trivy --version`, `gitleaks help`: prints, scans nothing
         matcher = _first_match(self.commands, normal) if self.any_command.match(normal) else None
         if matcher is None:
             return []
-        det = matcher.decide(normal, {})
+        det = _gated(matcher, matcher.decide(normal, {}), cwd, normal)
         return [replace(det, line_offset=line)]
 
     def _docker_run(self, tokens: list[str]) -> str | None:
@@ -416,6 +432,15 @@ def _join(cwd: str, path: str) -> str:
         else:
             out.append(part)
     return "/".join(out)
+
+
+def _gated(matcher: _Matcher, det: Detection, cwd: str, text: str) -> Detection:
+    """A detection that counts only once the repository's config enables the scanner (`text`:
+    the command or the action's input values, for flags such as `--config` or `-E gosec`)."""
+    spec = matcher.spec.get("config_gate")
+    if not spec:
+        return det
+    return replace(det, gate=ConfigGate(tuple(spec["files"]), str(spec["linter"]), cwd, text))
 
 
 def _soften(det: Detection, why: str) -> Detection:

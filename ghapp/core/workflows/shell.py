@@ -24,6 +24,7 @@ _ERREXIT_OFF = re.compile(r"^set\s+(\+[a-zA-Z]*e[a-zA-Z]*|\+o\s+errexit)(\s|$)")
 _SHEBANG_ERREXIT = re.compile(r"^#!\S*(\s+\S*env\s+\S+)?\s+-[a-z]*e")
 _STILL_FAILS = re.compile(r"^((then|do|else)\s+)?(exit\s+([1-9]|\$\?|\"?\$)|false|return\s+[1-9])")
 _CAPTURE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\$\?$")
+_PASSES_ON = re.compile(r"^exit\s+\"?\$(\?|\{\?\})\"?$")  # `exit $?`, `exit "${?}"`
 _PLAIN = re.compile(r"[^\n;&|'\"`\\#$()]+")
 _UNQUOTED_RUN = re.compile(r"[^'\"]+")
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -299,6 +300,8 @@ def swallowed(
         return f"`|| {rescue}` swallows its failure"
     if j == len(commands) - 1:
         return None  # the last command: its status is the script's
+    if _PASSES_ON.match(commands[j + 1][0]):
+        return None  # `scan; exit $?` (or `scan && x; exit $?`): its failure is the script's
     if errexit and j == i:
         return None
     if errexit:

@@ -162,10 +162,8 @@ class Processor:
                 **fields,
             )
             return
-        if ran:
-            log_json(
-                logger, logging.WARNING, "given up, check run completed", error=reason, **fields
-            )
+        if ran:  # its run now says so, unless a result or a failure had completed it already
+            log_json(logger, logging.WARNING, "evaluation given up", error=reason, **fields)
 
     @staticmethod
     def _permanent(

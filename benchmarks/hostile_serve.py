@@ -72,6 +72,12 @@ from tests.fakegithub.harness import (  # noqa: E402
     send_webhook,
     wait_for,
 )
+from tests.hostile import (  # noqa: E402
+    DEEP_IF_WORKFLOW,
+    PRIVILEGED_DEPLOYMENT,
+    alias_bomb_component,
+    pull_adding,
+)
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 SCENARIOS = (
@@ -391,36 +397,6 @@ def kill9(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-PRIVILEGED = (
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
-    "    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0.0\n"
-    "          securityContext:\n            privileged: true\n"
-)
-DEEP_IF_WORKFLOW = (
-    "on: pull_request_target\npermissions: write-all\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
-    "    steps:\n      - uses: actions/checkout@v4\n"
-    '        with: {ref: "${{ github.event.pull_request.head.sha }}"}\n'
-    "      - if: " + "(" * 400 + "github.event_name == 'push'" + ")" * 400 + "\n        run: make\n"
-)
-
-
-def alias_bomb(levels: int = 9) -> str:
-    """About 600 bytes of YAML that expand to 9**levels strings."""
-    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    return "apiVersion: backstage.io/v1alpha1\nkind: Component\n" + "\n".join(lines) + "\n"
-
-
-def pull_adding(fake: FakeGitHub, repo: str, files: dict[str, str | bytes | None]) -> PullRequest:
-    """acme/`repo`: a README and an enforced policy on main, and a PR adding `files`."""
-    fake.add_repo("acme", repo, INSTALLATION_ID)
-    main = {"README.md": "hi\n", ".github/ghapp.yml": "version: 1\n"}
-    base = fake.add_commit("acme", repo, main, branch="main")
-    fake.add_commit("acme", repo, files, parent=base, branch="evil")
-    return fake.open_pull("acme", repo, "evil", title="hostile")
-
-
 def job_row(env: dict[str, str], delivery_id: str) -> dict[str, Any] | None:
     """The delivery's row, read straight from the SQLite file (any schema version)."""
     path = env["DATABASE_URL"].removeprefix("sqlite:///")
@@ -476,14 +452,14 @@ def pr_outcome(
 
 def baddate(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     files: dict[str, str | bytes | None] = {
-        "k8s/bad.yaml": PRIVILEGED.format(name="2026-02-30"),
-        "k8s/deploy.yaml": PRIVILEGED.format(name="api"),
+        "k8s/bad.yaml": PRIVILEGED_DEPLOYMENT.format(name="2026-02-30"),
+        "k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api"),
     }
     return pr_outcome(bench, pull_adding(bench.fake, "baddate", files), bench.env())
 
 
 def bomb(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
-    pr = pull_adding(bench.fake, "bomb", {"svc/catalog-info.yaml": alias_bomb()})
+    pr = pull_adding(bench.fake, "bomb", {"svc/catalog-info.yaml": alias_bomb_component()})
     return pr_outcome(bench, pr, bench.env(), cap=args.bomb_cap)
 
 
@@ -498,7 +474,9 @@ def budget(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def flaky(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
-    pr = pull_adding(bench.fake, "flaky", {"k8s/deploy.yaml": PRIVILEGED.format(name="api")})
+    pr = pull_adding(
+        bench.fake, "flaky", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
     bench.fake.fail_next(
         "GET", r"/repos/acme/flaky/pulls/\d+/files", 429, times=8, headers={"Retry-After": "1"}
     )

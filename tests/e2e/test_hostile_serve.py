@@ -41,6 +41,12 @@ from tests.fakegithub.harness import (
     send_webhook,
     wait_for,
 )
+from tests.hostile import (
+    DEEP_IF_WORKFLOW,
+    PRIVILEGED_DEPLOYMENT,
+    alias_bomb_component,
+    pull_adding,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HEALTHZ_BOUND = 2.0  # seconds; a frozen loop answered after the whole evaluation (9 s and more)
@@ -127,17 +133,6 @@ def served(fake: FakeGitHub, app_key: tuple[str, str], tmp_path: Path) -> Iterat
         yield Served(fake, delays, server.url, tmp_path, key_path, f"sqlite:///{tmp_path}/g.db")
 
 
-ENFORCED: dict[str, str | bytes | None] = {".github/ghapp.yml": "version: 1\n"}
-
-
-def hostile_pull(fake: FakeGitHub, files: dict[str, str | bytes | None], repo: str) -> PullRequest:
-    """acme/`repo` with a README and an enforced policy on main, and a PR adding `files`."""
-    fake.add_repo("acme", repo, INSTALLATION_ID)
-    base = fake.add_commit("acme", repo, {"README.md": "hi\n", **ENFORCED}, branch="main")
-    fake.add_commit("acme", repo, files, parent=base, branch="evil")
-    return fake.open_pull("acme", repo, "evil", title="hostile")
-
-
 BACKTRACKING = {
     ".github/workflows/x.yml": (
         "on:\n  pull_request:\n    paths: ['" + "*a" * 8 + "*b']\n"
@@ -183,7 +178,7 @@ def evaluated(served: Served, app: AppProcess, pr: PullRequest, delivery_id: str
 
 
 def test_the_server_answers_while_a_hostile_pull_request_is_evaluated(served: Served) -> None:
-    hostile = hostile_pull(served.fake, BACKTRACKING, "hostile")
+    hostile = pull_adding(served.fake, "hostile", BACKTRACKING)
     normal = seed_scenario(served.fake).pr
     app = served.start()
     try:
@@ -350,19 +345,13 @@ def test_deliveries_postgresql_cannot_hold_are_stored_safely_or_refused_never_50
     assert "Traceback" not in app.log()
 
 
-PRIVILEGED = (
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
-    "    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0.0\n"
-    "          securityContext:\n            privileged: true\n"
-)
-
-
 def test_one_bad_yaml_value_never_drops_the_pull_request(served: Served) -> None:
     files: dict[str, str | bytes | None] = {
-        "k8s/bad.yaml": PRIVILEGED.format(name="2026-02-30"),  # an invalid date, unquoted
-        "k8s/deploy.yaml": PRIVILEGED.format(name="api"),
+        # an invalid date, unquoted
+        "k8s/bad.yaml": PRIVILEGED_DEPLOYMENT.format(name="2026-02-30"),
+        "k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api"),
     }
-    pr = hostile_pull(served.fake, files, "baddate")
+    pr = pull_adding(served.fake, "baddate", files)
     app = served.start()
     try:
         assert served.pull(app, pr, "baddate-1").status_code == 202
@@ -376,16 +365,8 @@ def test_one_bad_yaml_value_never_drops_the_pull_request(served: Served) -> None
         app.stop()
 
 
-def alias_bomb(levels: int = 9) -> str:
-    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
-
-
 def test_an_alias_bomb_is_bounded_and_the_server_keeps_answering(served: Served) -> None:
-    bomb = "apiVersion: backstage.io/v1alpha1\nkind: Component\n" + alias_bomb()
-    pr = hostile_pull(served.fake, {"svc/catalog-info.yaml": bomb}, "bomb")
+    pr = pull_adding(served.fake, "bomb", {"svc/catalog-info.yaml": alias_bomb_component()})
     app = served.start("--evaluation-timeout", "10", "--evaluation-memory", "1024")
     try:
         assert served.pull(app, pr, "bomb-1").status_code == 202
@@ -405,7 +386,7 @@ def test_a_dangerous_workflow_padded_past_the_prefetch_limit_blocks(served: Serv
         "      - run: make\n"
     )
     padded = "# padding\n" * 350_000 + dangerous  # 3.5 MB: over the prefetch limit
-    pr = hostile_pull(served.fake, {".github/workflows/ci.yml": padded}, "padded")
+    pr = pull_adding(served.fake, "padded", {".github/workflows/ci.yml": padded})
     app = served.start()
     try:
         assert served.pull(app, pr, "padded-1").status_code == 202
@@ -443,7 +424,7 @@ def test_a_manifest_owner_never_becomes_a_live_mention_in_review_comments(
         "mention",
         {
             "svc/catalog-info.yaml": manifest,
-            "svc/k8s/deploy.yaml": PRIVILEGED.format(name="x@victim`<img src=x>"),
+            "svc/k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="x@victim`<img src=x>"),
         },
         parent=base,
         branch="evil",
@@ -462,19 +443,10 @@ def test_a_manifest_owner_never_becomes_a_live_mention_in_review_comments(
         app.stop()
 
 
-DEEP_IF = "(" * 400 + "github.event_name == 'push'" + ")" * 400
-UNTRUSTED_CHECKOUT = (
-    "on: pull_request_target\npermissions: write-all\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
-    "    steps:\n      - uses: actions/checkout@v4\n"
-    '        with: {ref: "${{ github.event.pull_request.head.sha }}"}\n'
-    f"      - if: {DEEP_IF}\n        run: make\n"
-)
-
-
 def test_an_if_nested_400_deep_is_read_and_the_pull_request_gets_its_findings(
     served: Served,
 ) -> None:
-    pr = hostile_pull(served.fake, {".github/workflows/x.yml": UNTRUSTED_CHECKOUT}, "deepif")
+    pr = pull_adding(served.fake, "deepif", {".github/workflows/x.yml": DEEP_IF_WORKFLOW})
     app = served.start()
     try:
         assert served.pull(app, pr, "deepif-1").status_code == 202
@@ -489,7 +461,9 @@ def test_an_if_nested_400_deep_is_read_and_the_pull_request_gets_its_findings(
 def test_a_pull_request_github_keeps_failing_for_gets_a_run_saying_so_after_the_last_retry(
     served: Served,
 ) -> None:
-    pr = hostile_pull(served.fake, {"k8s/deploy.yaml": PRIVILEGED.format(name="api")}, "flaky")
+    pr = pull_adding(
+        served.fake, "flaky", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
     # Every attempt (8) is refused with a short Retry-After: the queue gives up on the job.
     served.fake.fail_next(
         "GET", r"/repos/acme/flaky/pulls/\d+/files", 429, times=8, headers={"Retry-After": "1"}
@@ -509,7 +483,9 @@ def test_a_pull_request_github_keeps_failing_for_gets_a_run_saying_so_after_the_
 def test_a_run_a_dead_job_left_in_progress_is_completed_after_ghapp_reconcile(
     served: Served,
 ) -> None:
-    pr = hostile_pull(served.fake, {"k8s/deploy.yaml": PRIVILEGED.format(name="api")}, "stale")
+    pr = pull_adding(
+        served.fake, "stale", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
     with served.fake.lock:  # what a job that died unheard left behind an hour ago
         served.fake.check_runs.append(
             {

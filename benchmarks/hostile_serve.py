@@ -1,8 +1,10 @@
 """Hostile input against a real `ghapp serve`: what it costs the server, measured per attack.
 
 The fake GitHub (tests.fakegithub) runs in this process on loopback; `ghapp serve` runs as a
-subprocess from `--app-root` (default: this checkout; point it at another checkout, e.g. main,
-to measure the code before a change in the same run conditions). Scenarios:
+subprocess from `--app-root` (default: this checkout). Give `--app-root` more than once (e.g. an
+export of an older commit: `git archive 205eb7e | tar -x -C /tmp/old`) to run every scenario
+against each checkout in turn, in the same run conditions, printed one line per checkout.
+Scenarios:
 
   freeze    a PR whose workflow `paths:` filter backtracks (`*a` x STARS then `*b`) against a
             changed file named `a` x LENGTH: /healthz latency while it is evaluated, the
@@ -16,6 +18,14 @@ to measure the code before a change in the same run conditions). Scenarios:
             on PostgreSQL (127.0.0.1:5432, database `test`): status codes
   kill9     kill -9 of `ghapp serve` while a job waits on GitHub, then a restart on the same
             database: seconds from the restart to the completed check run, and how many runs
+  baddate   a PR adding a manifest whose name is an invalid date and a privileged Deployment:
+            the job's end (status/attempts, seconds), the PR's check runs and their findings
+  bomb      a PR adding a 0.6 KB catalog-info.yaml alias bomb: the same
+  deepif    a PR adding a dangerous workflow with an `if:` nested 400 parentheses deep: the same
+  budget    a normal PR under `--evaluation-timeout 0.001`: the same (a checkout without the
+            option says so)
+  flaky     a PR whose changed-files request GitHub refuses 8 times (429, Retry-After: 1):
+            the same, after the queue's last attempt
 
 Usage: .venv/bin/python benchmarks/hostile_serve.py [SCENARIO ...] [--app-root DIR]
 """
@@ -28,6 +38,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -61,9 +72,28 @@ from tests.fakegithub.harness import (  # noqa: E402
     send_webhook,
     wait_for,
 )
+from tests.hostile import (  # noqa: E402
+    DEEP_IF_WORKFLOW,
+    PRIVILEGED_DEPLOYMENT,
+    alias_bomb_component,
+    pull_adding,
+)
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SCENARIOS = ("freeze", "hangups", "slowloris", "nested", "shape", "postgres", "kill9")
+SCENARIOS = (
+    "freeze",
+    "hangups",
+    "slowloris",
+    "nested",
+    "shape",
+    "postgres",
+    "kill9",
+    "baddate",
+    "bomb",
+    "deepif",
+    "budget",
+    "flaky",
+)
 
 
 class Bench:
@@ -94,17 +124,24 @@ class Bench:
         }
 
     @contextlib.contextmanager
-    def serve(self, env: dict[str, str] | None = None) -> Iterator[AppProcess]:
+    def serve(self, env: dict[str, str] | None = None, *args: str) -> Iterator[AppProcess]:
         log = self.workdir / f"serve-{uuid.uuid4().hex[:6]}.log"
-        process = AppProcess(self.app_root, env or self.env(), log).start(timeout=30)
+        process = AppProcess(self.app_root, env or self.env(), log, args).start(timeout=30)
         try:
             yield process
         finally:
             process.stop()
 
-    def pull(self, app: AppProcess, pr: PullRequest, action: str = "opened") -> httpx.Response:
+    def pull(
+        self,
+        app: AppProcess,
+        pr: PullRequest,
+        action: str = "opened",
+        delivery_id: str | None = None,
+    ) -> httpx.Response:
         payload = pull_request_event(self.fake, self.server.url, pr, action)
-        return send_webhook(f"{app.url}/webhooks", WEBHOOK_SECRET, "pull_request", payload)
+        url = f"{app.url}/webhooks"
+        return send_webhook(url, WEBHOOK_SECRET, "pull_request", payload, delivery_id)
 
 
 def hostile_pull(fake: FakeGitHub, stars: int, length: int) -> PullRequest:
@@ -360,10 +397,101 @@ def kill9(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def job_row(env: dict[str, str], delivery_id: str) -> dict[str, Any] | None:
+    """The delivery's row, read straight from the SQLite file (any schema version)."""
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute(
+            "SELECT status, attempts, last_error FROM ghapp_deliveries WHERE delivery_id = ?",
+            (delivery_id,),
+        ).fetchone()
+    return dict(row) if row else None
+
+
+def pr_outcome(
+    bench: Bench, pr: PullRequest, env: dict[str, str], *args: str, cap: float = 90.0
+) -> dict[str, Any]:
+    """Serve, send the PR's `opened`, wait (up to `cap` s) for its job to end: how it ended,
+    when, and what the PR's check runs say."""
+    try:
+        with bench.serve(env, *args) as app:
+            started = time.perf_counter()
+            ack = bench.pull(app, pr, delivery_id="pr-1").status_code
+
+            def ended() -> bool:
+                row = job_row(env, "pr-1")
+                return bool(row and row["status"] in ("done", "dead"))
+
+            try:
+                wait_for(ended, cap, 0.2, "the job to end")
+                after: Any = round(time.perf_counter() - started, 1)
+            except TimeoutError:
+                after = f">{cap:g}"
+            time.sleep(1.5)  # what the app posts once the job has ended
+            row = job_row(env, "pr-1") or {}
+    except RuntimeError as exc:  # e.g. an option this checkout does not have
+        return {"serve": str(exc).splitlines()[0][:100]}
+    runs = bench.fake.check_runs_for(pr.head_sha, "ghapp")
+    return {
+        "ack": ack,
+        "job": f"{row.get('status')}/{row.get('attempts')}",
+        "ended_after_s": after,
+        "runs": [(r["status"], r.get("conclusion"), r["output"].get("title")) for r in runs],
+        "findings": sum(len(r["annotations"]) for r in runs),
+        "blocking": sorted(
+            {
+                f"{a['path']}:{a['title']}"
+                for r in runs
+                for a in r["annotations"]
+                if a.get("annotation_level") == "failure"
+            }
+        ),
+    }
+
+
+def baddate(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    files: dict[str, str | bytes | None] = {
+        "k8s/bad.yaml": PRIVILEGED_DEPLOYMENT.format(name="2026-02-30"),
+        "k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api"),
+    }
+    return pr_outcome(bench, pull_adding(bench.fake, "baddate", files), bench.env())
+
+
+def bomb(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    pr = pull_adding(bench.fake, "bomb", {"svc/catalog-info.yaml": alias_bomb_component()})
+    return pr_outcome(bench, pr, bench.env(), cap=args.bomb_cap)
+
+
+def deepif(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    pr = pull_adding(bench.fake, "deepif", {".github/workflows/x.yml": DEEP_IF_WORKFLOW})
+    return pr_outcome(bench, pr, bench.env())
+
+
+def budget(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    pr = seed_scenario(bench.fake).pr
+    return pr_outcome(bench, pr, bench.env(), "--evaluation-timeout", "0.001")
+
+
+def flaky(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    pr = pull_adding(
+        bench.fake, "flaky", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
+    bench.fake.fail_next(
+        "GET", r"/repos/acme/flaky/pulls/\d+/files", 429, times=8, headers={"Retry-After": "1"}
+    )
+    return pr_outcome(bench, pr, bench.env(), cap=args.flaky_cap)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=", ".join(SCENARIOS))
-    parser.add_argument("--app-root", type=Path, default=ROOT, help="checkout whose ghapp serves")
+    parser.add_argument(
+        "--app-root",
+        type=Path,
+        action="append",
+        help="checkout whose ghapp serves (default: this one); repeat to compare checkouts",
+    )
     parser.add_argument("--stars", type=int, default=8)
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--watch", type=float, default=15.0, help="seconds /healthz is polled")
@@ -371,20 +499,25 @@ def main() -> int:
     parser.add_argument("--loris-cap", type=float, default=45.0)
     parser.add_argument("--shape-watch", type=float, default=20.0)
     parser.add_argument("--kill-cap", type=float, default=90.0)
+    parser.add_argument("--bomb-cap", type=float, default=90.0)
+    parser.add_argument("--flaky-cap", type=float, default=120.0)
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}")
     args.scenarios = args.scenarios or list(SCENARIOS)
-    print(f"ghapp serve from {args.app_root.resolve()}")
+    roots = [root.resolve() for root in args.app_root or [ROOT]]
+    for label, root in enumerate(roots, 1):
+        print(f"[{label}] ghapp serve from {root}")
     for name in args.scenarios:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench = Bench(args.app_root.resolve(), Path(tmp))
-            try:
-                result = globals()[name](bench, args)
-            finally:
-                bench.server.stop()
-        print(f"{name:<10} {json.dumps(result)}", flush=True)
+        for label, root in enumerate(roots, 1):
+            with tempfile.TemporaryDirectory() as tmp:
+                bench = Bench(root, Path(tmp))
+                try:
+                    result = globals()[name](bench, args)
+                finally:
+                    bench.server.stop()
+            print(f"{name:<10} [{label}] {json.dumps(result)}", flush=True)
     return 0
 
 

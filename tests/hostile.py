@@ -1,12 +1,16 @@
 """Pieces of hostile repositories shared by the hostile-input tests and
 benchmarks/hostile_inputs.py: the privileged pod every case keeps beside its hostile file (a
 robust check still reports it), padding, reusable workflows that fan out, and the files and
-two commits a case is written as."""
+two commits a case is written as; and, for tests/e2e/test_hostile_serve.py and
+benchmarks/hostile_serve.py, hostile pull requests on the fake GitHub."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+
+from tests.fakegithub import FakeGitHub, PullRequest
+from tests.fakegithub.harness import INSTALLATION_ID
 
 PRIVILEGED_POD = """\
 apiVersion: v1
@@ -64,3 +68,33 @@ def git(root: Path, *args: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+PRIVILEGED_DEPLOYMENT = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
+    "    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0.0\n"
+    "          securityContext:\n            privileged: true\n"
+)  # .format(name=...): the name is where a hostile value goes
+DEEP_IF_WORKFLOW = (
+    "on: pull_request_target\npermissions: write-all\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+    "    steps:\n      - uses: actions/checkout@v4\n"
+    '        with: {ref: "${{ github.event.pull_request.head.sha }}"}\n'
+    "      - if: " + "(" * 400 + "github.event_name == 'push'" + ")" * 400 + "\n        run: make\n"
+)  # an untrusted checkout, with a step whose `if:` is nested 400 parentheses deep
+
+
+def alias_bomb_component(levels: int = 9) -> str:
+    """A catalog-info.yaml of about 600 bytes whose aliases expand to 9**levels strings."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "apiVersion: backstage.io/v1alpha1\nkind: Component\n" + "\n".join(lines) + "\n"
+
+
+def pull_adding(fake: FakeGitHub, repo: str, files: dict[str, str | bytes | None]) -> PullRequest:
+    """acme/`repo` with a README and an enforced policy on main, and a PR adding `files`."""
+    fake.add_repo("acme", repo, INSTALLATION_ID)
+    main = {"README.md": "hi\n", ".github/ghapp.yml": "version: 1\n"}
+    base = fake.add_commit("acme", repo, main, branch="main")
+    fake.add_commit("acme", repo, files, parent=base, branch="evil")
+    return fake.open_pull("acme", repo, "evil", title="hostile")

@@ -386,3 +386,65 @@ def test_a_transient_error_leaves_the_run_in_progress_saying_it_will_retry() -> 
             process(make_processor(), "pull_request", pr_payload(3, "h1", "b1"))
     [update] = completions(gh)
     assert "status" not in update and update["output"]["title"] == "Evaluating… (retrying)"
+
+
+def given_up(processor: Processor, event: str, payload: dict[str, Any], reason: str) -> None:
+    """What a queue does when it dead-letters the delivery: tell the processor."""
+    asyncio.run(processor.give_up(delivery(event, payload), reason))
+
+
+@pytest.mark.parametrize(("config", "conclusion"), [("version: 1\n", "failure"), (None, "neutral")])
+def test_a_run_left_in_progress_by_retries_is_completed_when_the_queue_gives_up(
+    config: str | None, conclusion: str
+) -> None:
+    base = {**BASE, ".github/ghapp.yml": config} if config else BASE
+    gh = MiniGitHub(commits={"b1": base, "h1": H1})
+    processor = make_processor()  # one memory: the retried job and the give-up share it
+    with respx.mock(assert_all_called=False) as router:
+        router.get(url__regex=rf"{API}/repos/acme/shop/pulls/3/files").respond(502)
+        gh.install(router)
+        with pytest.raises(RetryableError):  # the last attempt: the queue dead-letters it
+            process(processor, "pull_request", pr_payload(3, "h1", "b1"))
+        given_up(processor, "pull_request", pr_payload(3, "h1", "b1"), "gave up after 8 attempts")
+    assert len(gh.calls_to("POST", "/check-runs")) == 1  # the in_progress run, completed in place
+    *_, completed = completions(gh)
+    assert (completed["status"], completed["conclusion"]) == ("completed", conclusion)
+    assert completed["output"]["title"] == "Evaluation failed"
+    assert "gave up after 8 attempts" in completed["output"]["summary"]
+
+
+def test_a_given_up_delivery_whose_run_is_completed_already_posts_nothing(
+    github: MiniGitHub,
+) -> None:
+    processor = processor_with(crashing_evaluator)
+    with pytest.raises(EvaluationFailed):  # completes the run "Evaluation failed" itself
+        process(processor, "pull_request", pr_payload(3, "h1", "b1"))
+    posted = len(github.posted)
+    given_up(processor, "pull_request", pr_payload(3, "h1", "b1"), "EvaluationFailed: ...")
+    assert len(github.posted) == posted
+
+
+def test_a_given_up_push_without_any_run_gets_one_that_says_the_evaluation_failed(
+    github: MiniGitHub,
+) -> None:
+    given_up(make_processor(), "push", push_payload("refs/heads/main"), "its worker died")
+    [created] = github.calls_to("POST", "/check-runs")
+    assert (created["head_sha"], created["status"], created["conclusion"]) == (
+        "h1",
+        "completed",
+        "neutral",
+    )
+    assert created["output"]["title"] == "Evaluation failed"
+
+
+def test_giving_up_on_a_delivery_that_evaluates_nothing_posts_nothing(github: MiniGitHub) -> None:
+    comment = {
+        "action": "created",
+        "issue": {"number": 3, "pull_request": {}},
+        "comment": {"body": "/owners", "user": {"login": "alice"}},
+        "repository": {"full_name": "acme/shop", "default_branch": "main"},
+        "installation": {"id": 7},
+    }
+    given_up(make_processor(), "issue_comment", comment, "gave up")
+    given_up(make_processor(), "pull_request", {"pull_request": []}, "a payload of no shape")
+    assert github.posted == []

@@ -105,23 +105,68 @@ async def evaluation_run(
         await _quietly(publisher.note_retry(target, _reason(exc)), target)
         raise
     except Exception as exc:
-        if org_text is not None and progress.org_text is None:
-            try:
-                progress.org_text = await org_text()
-            except Exception:
-                progress.org_text = None  # the repository's own config still decides
-        conclusion = failure_conclusion(progress)
-        await _quietly(publisher.fail_check_run(target, _reason(exc), conclusion), target)
-        if sink is not None and progress.record:
-            record = EvaluationRecord(
-                **progress.record,
-                evaluated_at=publisher.now,
-                conclusion=conclusion,
-                title="Evaluation failed",
-                error=_reason(exc),
-            )
-            await _quietly(asyncio.to_thread(sink.save, record), target)
+        await report_failure(publisher, target, progress, _reason(exc), sink, org_text)
         raise
+
+
+async def report_failure(
+    publisher: Publisher,
+    target: Target,
+    progress: Progress,
+    reason: str,
+    sink: EvaluationSink | None = None,
+    org_text: Callable[[], Awaitable[str | None]] | None = None,
+) -> str:
+    """Complete `target`'s run saying the evaluation failed and why, with a conclusion per
+    policy, and store that outcome; the conclusion. Never raises (errors are logged)."""
+    if org_text is not None and progress.org_text is None:
+        try:
+            progress.org_text = await org_text()
+        except Exception:
+            progress.org_text = None  # the repository's own config still decides
+    conclusion = failure_conclusion(progress)
+    await _quietly(publisher.fail_check_run(target, reason, conclusion), target)
+    if sink is not None and progress.record:
+        record = EvaluationRecord(
+            **progress.record,
+            evaluated_at=publisher.now,
+            conclusion=conclusion,
+            title="Evaluation failed",
+            error=reason,
+        )
+        await _quietly(asyncio.to_thread(sink.save, record), target)
+    return conclusion
+
+
+async def give_up_run(
+    publisher: Publisher,
+    target: Target,
+    reason: str,
+    progress: Progress,
+    policy_snapshot: Callable[[], Awaitable[Snapshot]],
+    sink: EvaluationSink | None = None,
+    org_text: Callable[[], Awaitable[str | None]] | None = None,
+) -> bool:
+    """The queue gave up on the job evaluating `target` (dead-lettered): complete its run the
+    way `evaluation_run` completes a failed one, unless a result or a failure already completed
+    it; a SHA without a run gets one that says so. `policy_snapshot` loads the snapshot the
+    policy is read from (the base of a PR), for the conclusion; if that fails too, the
+    conclusion falls back as when the policy is unreadable. True when the run was completed."""
+    if await publisher.run_state(target) == "completed":
+        return False
+    try:
+        progress.policy_snapshot = await policy_snapshot()
+    except Exception as exc:  # GitHub may be what kept failing: conclude without the policy
+        log_json(
+            logger,
+            logging.WARNING,
+            "policy not read for a given-up evaluation",
+            repository=target.repo,
+            head_sha=target.head_sha,
+            error=repr(exc),
+        )
+    await report_failure(publisher, target, progress, reason, sink, org_text)
+    return True
 
 
 def record_of(report: Report, progress: Progress, evaluated_at: datetime) -> EvaluationRecord:

@@ -3,7 +3,9 @@
 `check_pull_request` and `check_commit` are the whole pipeline: load the trees (and the PR's
 changed files), prefetch the blobs the core reads, evaluate off the event loop (in a worker
 process under `ghapp serve`, see ghapp.app.sandbox), publish. An evaluation that cannot
-finish raises `EvaluationFailed`. Other modules extend the app
+finish raises `EvaluationFailed`. When the queue gives up on an evaluation's delivery
+(dead-lettered), `give_up` runs the same handlers in a mode that completes the check run saying
+so instead of evaluating, so no run stays `in_progress`. Other modules extend the app
 through `Services`: `requested_actions` (check-run buttons by identifier) and
 `on_repositories` (hooks told which repositories an installation covers), and through
 `Router.add` (for example `issue_comment` commands).
@@ -22,8 +24,10 @@ from ghapp.app.checkrun import (
     KIND_BRANCH,
     KIND_PULL_REQUEST,
     EvaluationSink,
+    Progress,
     details_url,
     evaluation_run,
+    give_up_run,
     record_of,
     save_evaluation,
 )
@@ -35,7 +39,7 @@ from ghapp.commands.audit import AuditLog
 from ghapp.core.catalog import Catalog
 from ghapp.core.model import Report
 from ghapp.core.ownership.directory import OwnerDirectory
-from ghapp.core.policy.policy import Policy, Waiver
+from ghapp.core.policy.policy import CONFIG_PATHS, Policy, Waiver
 from ghapp.core.snapshot import Snapshot
 from ghapp.github.client import GitHubFactory, InstallationClient
 from ghapp.github.config import OrgConfigs, PublishOptions, load_policy
@@ -97,17 +101,44 @@ class PullRequest:
 
 def register(router: Router, services: Services) -> None:
     """Add the app's own routes and default check-run actions."""
-    for action in PR_ACTIONS:
-        router.add("pull_request", action, on_pull_request)
-    router.add("push", None, on_push)
-    router.add("check_suite", "requested", on_check_suite)
-    router.add("check_suite", "rerequested", on_check_suite)
-    router.add("check_run", "rerequested", on_check_run_rerequested)
+    for name, action, callback in _evaluation_routes():
+        router.add(name, action, callback)
     router.add("check_run", "requested_action", on_requested_action)
     router.add("installation", "created", on_installation)
     router.add("installation_repositories", "added", on_installation)
     services.requested_actions.setdefault("recheck", on_check_run_rerequested)
     services.requested_actions.setdefault("request-reviews", on_request_reviews)
+
+
+def _evaluation_routes() -> list[tuple[str, str | None, Callback]]:
+    """The routes whose jobs evaluate a commit and post its check run (see `give_up`)."""
+    return [
+        *(("pull_request", action, on_pull_request) for action in PR_ACTIONS),
+        ("push", None, on_push),
+        ("check_suite", "requested", on_check_suite),
+        ("check_suite", "rerequested", on_check_suite),
+        ("check_run", "rerequested", on_check_run_rerequested),
+    ]
+
+
+async def give_up(event: Event) -> int:
+    """The queue gave up on `event`'s delivery (`event.given_up` says why): each check run its
+    evaluation posts `in_progress` is completed saying the evaluation failed, with a conclusion
+    per policy (a SHA without a run gets one). Only the evaluation routes run, and a check-run
+    button only when it re-evaluates; how many routes ran."""
+    if event.given_up is None:
+        raise ValueError("give_up needs Event.given_up (the reason)")
+    router = Router()
+    for name, action, callback in _evaluation_routes():
+        router.add(name, action, callback)
+    router.add("check_run", "requested_action", _given_up_action)
+    return await router.dispatch(event)
+
+
+async def _given_up_action(event: Event) -> None:
+    identifier = str((event.payload.get("requested_action") or {}).get("identifier", ""))
+    if identifier in ("recheck", "request-reviews"):  # others evaluate nothing
+        await on_check_run_rerequested(event)
 
 
 async def on_pull_request(event: Event) -> None:
@@ -118,10 +149,10 @@ async def on_pull_request(event: Event) -> None:
     if pr.get("state") == "closed":
         return
     # A synchronize carries a SHA just pushed: no ghapp check run can exist for it yet, so the
-    # lookup call is skipped (check_suite.requested for PR heads is left to this handler).
-    await check_pull_request(
-        event, PullRequest.from_payload(pr), check_run_is_new=event.action == "synchronize"
-    )
+    # lookup call is skipped (check_suite.requested for PR heads is left to this handler); but
+    # reconciliation's synthetic synchronize re-checks a SHA that may have a run (left stale).
+    new = event.action == "synchronize" and not payload.get("ghapp_reconcile")
+    await check_pull_request(event, PullRequest.from_payload(pr), check_run_is_new=new)
 
 
 async def on_push(event: Event) -> None:
@@ -207,8 +238,9 @@ async def check_pull_request(
     *,
     check_run_is_new: bool = False,
     force: PublishOptions | None = None,
-) -> Report:
-    """Evaluate the PR head against its base and publish the check run, review and extras."""
+) -> Report | None:
+    """Evaluate the PR head against its base and publish the check run, review and extras
+    (given up: complete the run saying so, no report)."""
     services = _services(event)
     repo = _repo(event)
     client = await _client(event)
@@ -217,9 +249,13 @@ async def check_pull_request(
         target = Target(repo, pr.head_sha, pr.number, pr.author, None, check_run_is_new, url)
         publisher = Publisher(client, services.memory, services.clock())
         org = _org_text(services, client, repo)
+        record = _record_fields(event, repo, pr.head_sha, KIND_PULL_REQUEST)
+        record.update(pr_number=pr.number, base_sha=pr.base_sha)
+        if event.given_up is not None:
+            await _give_up(event, publisher, target, record, pr.base_sha, client)
+            return None
         async with evaluation_run(publisher, target, services.evaluations, org) as progress:
-            progress.record = _record_fields(event, repo, pr.head_sha, KIND_PULL_REQUEST)
-            progress.record.update(pr_number=pr.number, base_sha=pr.base_sha)
+            progress.record = record
             changed, head, base = await asyncio.gather(
                 load_changed_files(client, repo, pr.number),
                 GitHubSnapshot.load(client, repo, pr.head_sha, services.caches),
@@ -239,8 +275,9 @@ async def check_pull_request(
     return report
 
 
-async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False) -> Report:
-    """Evaluate one commit on its own and publish a check run on it (no review comments)."""
+async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False) -> Report | None:
+    """Evaluate one commit on its own and publish a check run on it (no review comments;
+    given up: complete the run saying so, no report)."""
     services = _services(event)
     repo = _repo(event)
     client = await _client(event)
@@ -249,14 +286,46 @@ async def check_commit(event: Event, sha: str, *, check_run_is_new: bool = False
         target = Target(repo, sha, check_run_is_new=check_run_is_new, details_url=url)
         publisher = Publisher(client, services.memory, services.clock())
         org = _org_text(services, client, repo)
+        record = _record_fields(event, repo, sha, KIND_BRANCH)
+        if event.given_up is not None:
+            await _give_up(event, publisher, target, record, sha, client)
+            return None
         async with evaluation_run(publisher, target, services.evaluations, org) as progress:
-            progress.record = _record_fields(event, repo, sha, KIND_BRANCH)
+            progress.record = record
             head = await GitHubSnapshot.load(client, repo, sha, services.caches)
             progress.policy_snapshot = head
             report, _policy = await _evaluate(services, client, repo, head, None, None)
             await save_evaluation(services.evaluations, record_of(report, progress, publisher.now))
             await publisher.publish(target, report, PublishOptions())
     return report
+
+
+async def _give_up(
+    event: Event,
+    publisher: Publisher,
+    target: Target,
+    record: dict[str, Any],
+    policy_sha: str,
+    client: InstallationClient,
+) -> None:
+    """`give_up` for one target; the policy comes from `policy_sha` (a PR's base, else the
+    commit itself), as in the evaluation."""
+    services = _services(event)
+
+    async def policy_snapshot() -> GitHubSnapshot:
+        snapshot = await GitHubSnapshot.load(client, target.repo, policy_sha, services.caches)
+        await snapshot.prefetch(CONFIG_PATHS)  # read_policy then reads from the cache
+        return snapshot
+
+    await give_up_run(
+        publisher,
+        replace(target, check_run_is_new=False),  # a run may exist: look it up, never post two
+        str(event.given_up),
+        Progress(record=record),
+        policy_snapshot,
+        services.evaluations,
+        _org_text(services, client, target.repo),
+    )
 
 
 def _org_text(

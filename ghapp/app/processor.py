@@ -7,6 +7,11 @@ repository is gone, the content was rejected) the delivery is logged and done; w
 does not have the shape the handler needs, or an evaluation could not finish, `PermanentFailure`
 propagates and the queue dead-letters the delivery at once, with the reason. Any other error
 (a bug, the database away) is retried by the queue as before.
+
+When a queue gives up on a delivery (dead-lettered: a permanent failure, its last attempt
+failed, or its worker died on every attempt), it calls `Processor.give_up`: an evaluation's check
+run that was left `in_progress` (a transient error on the last attempt, say) is completed saying
+the evaluation failed, with a conclusion per policy, so the app never stays silent on a commit.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ghapp.app.delivery import Delivery, PermanentFailure
-from ghapp.app.handlers import Evaluator, Services, register
+from ghapp.app.handlers import Evaluator, Services, give_up, register
 from ghapp.app.memory import InMemoryMemory, Memory
 from ghapp.app.refresh import register as register_refresh
 from ghapp.app.router import Event, Router
@@ -133,6 +138,32 @@ class Processor:
             api_calls=self.github.counter.total - before,
             **fields,
         )
+
+    async def give_up(self, delivery: Delivery, reason: str) -> None:
+        """The queue gave up on `delivery` for `reason`: complete the check run its evaluation
+        started (ghapp.app.handlers.give_up). Never raises: what cannot be reported is logged,
+        and the reconciliation pass re-checks a run left `in_progress`."""
+        fields = delivery_fields(delivery)
+        try:
+            payload = json.loads(delivery.payload)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(payload, dict):
+            return
+        event = Event(delivery, payload, self.services, given_up=reason)
+        try:
+            ran = await give_up(event)
+        except Exception as exc:
+            log_json(
+                logger,
+                logging.ERROR,
+                "could not report the given-up evaluation",
+                error=repr(exc),
+                **fields,
+            )
+            return
+        if ran:  # its run now says so, unless a result or a failure had completed it already
+            log_json(logger, logging.WARNING, "evaluation given up", error=reason, **fields)
 
     @staticmethod
     def _permanent(

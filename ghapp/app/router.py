@@ -21,6 +21,9 @@ class Event:
     delivery: Delivery
     payload: Mapping[str, Any]
     services: Any = None
+    # Set when the queue gave up on this delivery (dead-lettered): why. Evaluation handlers then
+    # complete their check run saying so instead of evaluating (ghapp.app.handlers.give_up).
+    given_up: str | None = None
 
     @property
     def name(self) -> str:

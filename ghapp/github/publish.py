@@ -207,6 +207,10 @@ class Publisher:
         }
         await self._update(target.repo, int(run_id), {"output": output})
 
+    async def run_state(self, target: Target) -> str | None:
+        """What this app last made of the SHA's run: "in_progress", "completed", or None."""
+        return await self.memory.recall(_state_key(target))
+
     async def _create_or_update(self, target: Target, body: dict[str, object]) -> int:
         run_id = await self.find_check_run(target)
         if run_id is None:

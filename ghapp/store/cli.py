@@ -54,7 +54,8 @@ def add_commands(subparsers: Any) -> None:
 
     reconcile = subparsers.add_parser(
         "reconcile",
-        help="redeliver failed webhooks and re-check open PRs without a check run (one pass)",
+        help="redeliver failed webhooks and re-check open PRs without a check run or whose run "
+        "a dead job left in progress (one pass)",
     )
     _database_option(reconcile)
     reconcile.add_argument("--lookback-hours", type=float, default=24.0)

@@ -21,7 +21,9 @@ PR at a time), and it skips a job older than the newest head already evaluated f
 
 A failure is retried with exponential backoff and jitter (or the delay the error asked for);
 after `max_attempts` attempts the job is dead-lettered until an operator `retry`s it. A failure
-that no retry can fix (the payload's shape) is dead-lettered at its first attempt.
+that no retry can fix (the payload's shape) is dead-lettered at its first attempt. A job whose
+worker died on every attempt is dead-lettered by the claim that would start one more; the claim
+returns it marked `given_up`, so the worker can report it (ghapp.store.worker).
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class Job:
     coalesce_key: str | None
     head_sha: str | None
     event_at: float | None
+    # Set when the claim dead-lettered the job instead of leasing it (its worker died on every
+    # attempt): why. The worker does not run it; it tells the processor it was given up.
+    given_up: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,14 +322,13 @@ class Queue:
         row = conn.execute(_LEASE, params).first()
         if row is None:
             return None
+        given_up = None
         if row.attempts > self.retry_policy.max_attempts:
             # Its worker died (lease expired) on every attempt: a poison job, stop retrying it.
-            params.update(
-                p_attempts=self.retry_policy.max_attempts,
-                p_error=row.last_error or "lease expired on every attempt",
-            )
+            given_up = row.last_error or "its worker died on every attempt"
+            params.update(p_attempts=self.retry_policy.max_attempts, p_error=given_up)
             conn.execute(_POISONED, params)
-            return None
+            given_up = f"gave up after {self.retry_policy.max_attempts} attempts: {given_up}"
         return Job(
             seq=row.seq,
             delivery=Delivery(
@@ -341,6 +345,7 @@ class Queue:
             coalesce_key=row.coalesce_key,
             head_sha=row.head_sha,
             event_at=row.event_at,
+            given_up=given_up,
         )
 
     @staticmethod
@@ -477,6 +482,14 @@ class Queue:
                     conn.execute(select(d.delivery_id).where(d.delivery_id.in_(chunk))).scalars()
                 )
         return found
+
+    def live(self, coalesce_key: str) -> bool:
+        """Whether a job of this pull request (its coalescing key) is pending or running."""
+        with self.engine.connect() as conn:
+            query = select(d.seq).where(
+                d.coalesce_key == coalesce_key, d.status.in_([PENDING, RUNNING])
+            )
+            return conn.execute(query.limit(1)).first() is not None
 
     def waiting(self, event: str) -> int:
         """Jobs of `event` pending or running (e.g. how much refresh work is queued already)."""

@@ -6,6 +6,12 @@
 2. Missed evaluations: for each installation, repository and open pull request, look for our
    check run on the head SHA; when there is none, queue a synthetic `pull_request`
    `synchronize` delivery (id `reconcile:<repo>#<n>@<sha>`, so one per head SHA, ever).
+3. Stale runs: a run of ours still `in_progress` `stale_after` seconds after it started, while
+   no job of that pull request is pending or running (its job died and could not say so, e.g.
+   GitHub was down when the queue gave up on it), is evaluated again the same way (id
+   `reconcile-stale:<repo>#<n>@<sha>`, once per head SHA); that job completes the same run, with
+   the result or with "Evaluation failed". It costs no extra call: the check-run lookup of step 2
+   returns the run.
 
 Each step is a small function over an `httpx.AsyncClient` whose base URL is the GitHub API
 (tests drive them with respx, end-to-end tests with the fake GitHub). An error in one
@@ -36,6 +42,9 @@ logger = logging.getLogger("ghapp.store.reconcile")
 ACCEPT = "application/vnd.github+json"
 CHECK_NAME = "ghapp"
 _MAX_PAGES = 50  # bounds one pass even against a misbehaving server
+# An in_progress run this old with no live job is stale: past an evaluation's time budget and
+# the retries' backoff, well past a lease; a job waiting on the rate limit is live, so not stale.
+STALE_AFTER = 600.0
 
 
 class ReconcileError(Exception):
@@ -144,18 +153,39 @@ async def open_pulls(client: httpx.AsyncClient, token: str, repo: str) -> list[d
     return [p async for p in _pages(client, f"/repos/{repo}/pulls", token, state="open")]
 
 
-async def has_check_run(
+async def latest_check_run(
     client: httpx.AsyncClient, token: str, repo: str, sha: str, name: str = CHECK_NAME
-) -> bool:
-    """True when a check run called `name` exists on `sha`."""
+) -> dict[str, Any] | None:
+    """The newest check run called `name` on `sha` (empty when GitHub counts one but does not
+    show it), None when there is none."""
     response = await _get(
         client, f"/repos/{repo}/commits/{sha}/check-runs", token, check_name=name, per_page=1
     )
-    return int(response.json().get("total_count", 0)) > 0
+    body = response.json()
+    if int(body.get("total_count", 0)) == 0:
+        return None
+    runs = body.get("check_runs") or []
+    return dict(runs[0]) if runs else {}
 
 
-def recheck_delivery(installation: int, repo: dict[str, Any], pull: dict[str, Any]) -> Delivery:
-    """A synthetic `pull_request` `synchronize` delivery that re-evaluates `pull`'s head."""
+def started_long_ago(run: dict[str, Any], now: float, stale_after: float) -> bool:
+    """True when `run` is not completed and started more than `stale_after` seconds ago."""
+    if run.get("status") in (None, "completed"):
+        return False
+    try:
+        started = datetime.fromisoformat(str(run.get("started_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return now - started.timestamp() > stale_after
+
+
+def recheck_delivery(
+    installation: int, repo: dict[str, Any], pull: dict[str, Any], *, stale: bool = False
+) -> Delivery:
+    """A synthetic `pull_request` `synchronize` delivery that re-evaluates `pull`'s head
+    (`stale`: its run was left `in_progress`)."""
     sha = str(pull["head"]["sha"])
     payload = {
         "action": "synchronize",
@@ -166,8 +196,9 @@ def recheck_delivery(installation: int, repo: dict[str, Any], pull: dict[str, An
         "sender": pull.get("user") or {},
         "ghapp_reconcile": True,
     }
+    prefix = "reconcile-stale" if stale else "reconcile"
     return Delivery(
-        id=f"reconcile:{repo['full_name']}#{pull['number']}@{sha}"[:100],
+        id=f"{prefix}:{repo['full_name']}#{pull['number']}@{sha}"[:100],
         event="pull_request",
         action="synchronize",
         installation_id=installation,
@@ -187,6 +218,7 @@ async def reconcile(
     check_name: str = CHECK_NAME,
     redeliver_failed: bool = True,
     recheck_pulls: bool = True,
+    stale_after: float = STALE_AFTER,
 ) -> ReconcileReport:
     """One reconciliation pass (see the module docstring)."""
     report = ReconcileReport()
@@ -200,7 +232,9 @@ async def reconcile(
             report.errors.append(f"installations: {exc}")
             installations = []
         for installation in installations:
-            await _recheck_installation(client, app_token, installation, queue, check_name, report)
+            await _recheck_installation(
+                client, app_token, installation, queue, check_name, stale_after, report
+            )
     log_json(logger, logging.INFO, "reconcile pass", **report.to_json())
     return report
 
@@ -234,6 +268,7 @@ async def _recheck_installation(
     installation: int,
     queue: Queue,
     check_name: str,
+    stale_after: float,
     report: ReconcileReport,
 ) -> None:
     try:
@@ -248,9 +283,14 @@ async def _recheck_installation(
             for pull in await open_pulls(client, token, name):
                 report.checked_pulls += 1
                 sha = str(pull["head"]["sha"])
-                if await has_check_run(client, token, name, sha, check_name):
+                run = await latest_check_run(client, token, name, sha, check_name)
+                stale = run is not None and started_long_ago(run, time.time(), stale_after)
+                if stale:
+                    key = f"{name}#{pull['number']}"
+                    stale = not await asyncio.to_thread(queue.live, key)
+                if run is not None and not stale:
                     continue
-                delivery = recheck_delivery(installation, repo, pull)
+                delivery = recheck_delivery(installation, repo, pull, stale=stale)
                 if await asyncio.to_thread(queue.enqueue, delivery):
                     report.queued.append(delivery.id)
         except (ReconcileError, httpx.HTTPError, KeyError, ValueError) as exc:

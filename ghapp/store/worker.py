@@ -4,7 +4,10 @@ A worker is an asyncio task; database calls run in threads. The processor is
 `ghapp.app.processor.Processor` (duck-typed here: `process(delivery)`, async or not). An
 exception with a numeric `delay` attribute (RetryableError) is retried after that many seconds;
 one with a true `permanent` attribute (PermanentFailure) is dead-lettered at once; any other
-exception is retried with backoff, and dead-lettered after the last attempt.
+exception is retried with backoff, and dead-lettered after the last attempt. Whenever a job is
+dead-lettered (so too a job whose worker died on every attempt, which the claim retires), the
+processor's `give_up(delivery, reason)` is called, if it has one: the app completes the check run
+the job left `in_progress`.
 """
 
 from __future__ import annotations
@@ -89,6 +92,11 @@ class Worker:
         jobs = await asyncio.to_thread(self.queue.claim_many, self.worker_id, self.batch)
         if not jobs:
             return False
+        for job in [j for j in jobs if j.given_up is not None]:  # retired by the claim
+            await self._give_up(job, str(job.given_up))
+        jobs = [j for j in jobs if j.given_up is None]
+        if not jobs:
+            return True
         heartbeat = asyncio.create_task(self._heartbeat(jobs))
         try:
             results = await asyncio.gather(*(self._run(job) for job in jobs))
@@ -127,9 +135,22 @@ class Worker:
                 level = logging.ERROR if outcome == "dead" else logging.WARNING
                 logger.log(level, "job failed (attempt %d): %s -> %s", job.attempts, exc, outcome)
                 self._count(job, outcome, started)
+                if status == DEAD:
+                    await self._give_up(job, _given_up_reason(job, exc))
                 return False, started
             logger.info("job processed in %.3fs", time.perf_counter() - started)
             return True, started
+
+    async def _give_up(self, job: Job, reason: str) -> None:
+        give_up = getattr(self.processor, "give_up", None)
+        if give_up is None:
+            return
+        try:
+            result = give_up(job.delivery, reason)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # the processor logs its own; this is a bug in it
+            logger.exception("giving up on %s failed", job.delivery.id)
 
     def _count(self, job: Job, outcome: str, started: float) -> None:
         if self.metrics is not None:
@@ -157,6 +178,12 @@ class Worker:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _given_up_reason(job: Job, exc: BaseException) -> str:
+    if getattr(exc, "permanent", False) is True:
+        return _describe(exc)
+    return f"gave up after {job.attempts} attempts: {_describe(exc)}"
 
 
 async def run_workers(

@@ -1,5 +1,7 @@
-"""Hostile input through a real `ghapp serve` against the fake GitHub: the server keeps answering,
-the attacked pull request is never silently dropped, and nothing else is lost meanwhile.
+"""Hostile input through a real `ghapp serve` against the fake GitHub (issue 11, items 1-6, 9,
+10): the server keeps answering, the attacked pull request gets its one completed check run with
+the findings its hostile files carry (or, when its evaluation cannot finish, a dead letter and a
+completed run saying the evaluation failed), and nothing else is lost meanwhile.
 
 Each test runs its own `ghapp serve` (sometimes with options, or twice on one database) against
 a fake GitHub that can hold chosen requests back (tests/fakegithub/delays.py).
@@ -8,7 +10,8 @@ a fake GitHub that can hold chosen requests back (tests/fakegithub/delays.py).
 from __future__ import annotations
 
 import json
-import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -37,6 +40,12 @@ from tests.fakegithub.harness import (
     pull_request_event,
     send_webhook,
     wait_for,
+)
+from tests.hostile import (
+    DEEP_IF_WORKFLOW,
+    PRIVILEGED_DEPLOYMENT,
+    alias_bomb_component,
+    pull_adding,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -85,12 +94,34 @@ class Served:
 
     def delivery(self, app: AppProcess, delivery_id: str) -> dict[str, Any] | None:
         """The delivery's row as `ghapp deliveries list` shows it, read from the app's database."""
+        return next((r for r in self.rows(app) if r["delivery_id"] == delivery_id), None)
+
+    def rows(self, app: AppProcess) -> list[dict[str, Any]]:
+        """Every delivery row of the app's database, as `ghapp deliveries list` shows them."""
         engine = make_engine(app.env["DATABASE_URL"])
         try:
-            records = Queue(engine).list(limit=1000)
+            return [vars(r) for r in Queue(engine).list(limit=1000)]
         finally:
             engine.dispose()
-        return next((vars(r) for r in records if r.delivery_id == delivery_id), None)
+
+    def finished(self, app: AppProcess, delivery_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The delivery's row once its job is over (done or dead)."""
+        return wait_for(
+            lambda: (
+                (d := self.delivery(app, delivery_id)) and d["status"] in ("done", "dead") and d
+            ),
+            timeout,
+            0.2,
+            f"delivery {delivery_id} to finish",
+        )
+
+    def only_run(self, pr: PullRequest, timeout: float = 60) -> dict[str, Any]:
+        """The PR head's ghapp check run, once completed; there must be exactly one."""
+        run = wait_for(
+            lambda: completed_check_run(self.fake, pr.head_sha), timeout, 0.2, "a completed run"
+        )
+        assert len(self.fake.check_runs_for(pr.head_sha, "ghapp")) == 1
+        return dict(run)
 
 
 @pytest.fixture
@@ -100,14 +131,6 @@ def served(fake: FakeGitHub, app_key: tuple[str, str], tmp_path: Path) -> Iterat
         key_path = tmp_path / "app.pem"
         key_path.write_text(app_key[0])
         yield Served(fake, delays, server.url, tmp_path, key_path, f"sqlite:///{tmp_path}/g.db")
-
-
-def hostile_pull(fake: FakeGitHub, files: dict[str, str | bytes | None], repo: str) -> PullRequest:
-    """acme/`repo` with a README on main and a PR adding `files`."""
-    fake.add_repo("acme", repo, INSTALLATION_ID)
-    base = fake.add_commit("acme", repo, {"README.md": "hi\n"}, branch="main")
-    fake.add_commit("acme", repo, files, parent=base, branch="evil")
-    return fake.open_pull("acme", repo, "evil", title="hostile")
 
 
 BACKTRACKING = {
@@ -135,17 +158,27 @@ def healthz_latencies(app: AppProcess, seconds: float) -> list[float]:
     return latencies
 
 
-def not_lost(served: Served, app: AppProcess, pr: PullRequest, delivery_id: str) -> Any:
-    """The attacked PR's outcome: its completed check run, else its dead letter with a reason."""
-    run = completed_check_run(served.fake, pr.head_sha)
-    if run:
-        return run
-    record = served.delivery(app, delivery_id)
-    return record if record and record["status"] == "dead" and record["last_error"] else None
+def findings(run: dict[str, Any]) -> set[tuple[str, str]]:
+    """(path, rule) of each annotation on a check run."""
+    return {(str(a["path"]), str(a["title"])) for a in run["annotations"]}
+
+
+def paths_with_findings(run: dict[str, Any]) -> set[str]:
+    return {path for path, _ in findings(run)}
+
+
+def evaluated(served: Served, app: AppProcess, pr: PullRequest, delivery_id: str) -> Any:
+    """The PR's one completed run, from a job that finished at its first attempt (no dead letter,
+    no retry): the evaluation itself coped with the hostile input."""
+    record = served.finished(app, delivery_id, timeout=90)
+    assert (record["status"], record["attempts"]) == ("done", 1), record
+    run = served.only_run(pr)
+    assert run["output"]["title"] != "Evaluation failed", run["output"]
+    return run
 
 
 def test_the_server_answers_while_a_hostile_pull_request_is_evaluated(served: Served) -> None:
-    hostile = hostile_pull(served.fake, BACKTRACKING, "hostile")
+    hostile = pull_adding(served.fake, "hostile", BACKTRACKING)
     normal = seed_scenario(served.fake).pr
     app = served.start()
     try:
@@ -161,8 +194,10 @@ def test_the_server_answers_while_a_hostile_pull_request_is_evaluated(served: Se
         assert max(latencies) < HEALTHZ_BOUND, latencies
         assert acked and acked[0] < ACK_BOUND
         wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="normal run")
-        outcome = wait_for(lambda: not_lost(served, app, hostile, "hostile-1"), 120, 0.5)
-        assert outcome
+        run = evaluated(served, app, hostile, "hostile-1")
+        # the workflow whose filter backtracks was read and checked like any other
+        assert ".github/workflows/x.yml" in paths_with_findings(run)
+        assert run["conclusion"] == "success"  # warnings only: nothing in it blocks
     finally:
         app.stop()
 
@@ -173,20 +208,20 @@ def _timed(call: Any) -> float:
     return time.monotonic() - started
 
 
-def test_an_evaluation_over_its_budget_is_dead_lettered_with_the_reason(served: Served) -> None:
-    normal = seed_scenario(served.fake).pr
+def test_an_evaluation_over_its_budget_is_dead_lettered_and_its_run_says_it_failed(
+    served: Served,
+) -> None:
+    normal = seed_scenario(served.fake).pr  # acme/shop's policy is configured: it enforces
     # No evaluation fits in a millisecond: this one must be stopped, whatever its input.
     app = served.start("--evaluation-timeout", "0.001")
     try:
         assert served.pull(app, normal, "over-budget").status_code == 202
-        record = wait_for(
-            lambda: (d := served.delivery(app, "over-budget")) and d["status"] == "dead" and d,
-            timeout=60,
-            interval=0.5,
-            what="the dead letter",
-        )
-        assert record["attempts"] == 1
+        record = served.finished(app, "over-budget")
+        assert (record["status"], record["attempts"]) == ("dead", 1)
         assert "longer than its 0.001 s budget" in record["last_error"]
+        run = served.only_run(normal)
+        assert (run["conclusion"], run["output"]["title"]) == ("failure", "Evaluation failed")
+        assert "longer than its 0.001 s budget" in run["output"]["summary"]
         assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
         assert "Traceback" not in app.log()
     finally:
@@ -290,64 +325,60 @@ def test_deliveries_postgresql_cannot_hold_are_stored_safely_or_refused_never_50
         "huge-installation": {"installation": {"id": 2**70}},
         "nul-action": {"action": "op\u0000ened", "repository": {"full_name": "acme/shop"}},
     }
+    answers: dict[str, list[int]] = {}
     try:
         for delivery_id, payload in cases.items():
             body = json.dumps({"action": "created", **payload}).encode()
-            for _ in range(2):  # GitHub's redelivery gets the same answer
-                status = served.send(app, "issues", body, delivery_id).status_code
-                assert status < 500 and status != 503, (delivery_id, status)
-        assert served.pull(app, normal).status_code == 202
-        wait_for(lambda: completed_check_run(served.fake, normal.head_sha), 60, what="check run")
+            # GitHub's redelivery: a duplicate of what was stored, or the same refusal
+            answers[delivery_id] = [
+                served.send(app, "issues", body, delivery_id).status_code for _ in range(2)
+            ]
+        assert served.pull(app, normal, "normal-1").status_code == 202
+        evaluated(served, app, normal, "normal-1")
+        stored = [r for r in served.rows(app) if r["event"] == "issues"]
     finally:
         app.stop()
-    assert os.path.exists(app.log_path)
-
-
-PRIVILEGED = (
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n"
-    "    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:1.0.0\n"
-    "          securityContext:\n            privileged: true\n"
-)
+    for delivery_id, codes in answers.items():
+        refused = 400 <= codes[0] < 500 and codes[1] == codes[0]
+        assert codes == [202, 200] or refused, (delivery_id[:20], codes)
+    assert len(stored) == sum(codes == [202, 200] for codes in answers.values())
+    assert "Traceback" not in app.log()
 
 
 def test_one_bad_yaml_value_never_drops_the_pull_request(served: Served) -> None:
     files: dict[str, str | bytes | None] = {
-        "k8s/bad.yaml": PRIVILEGED.format(name="2026-02-30"),  # an invalid date, unquoted
-        "k8s/deploy.yaml": PRIVILEGED.format(name="api"),
+        # an invalid date, unquoted
+        "k8s/bad.yaml": PRIVILEGED_DEPLOYMENT.format(name="2026-02-30"),
+        "k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api"),
     }
-    pr = hostile_pull(served.fake, files, "baddate")
+    pr = pull_adding(served.fake, "baddate", files)
     app = served.start()
     try:
         assert served.pull(app, pr, "baddate-1").status_code == 202
-        outcome = wait_for(lambda: not_lost(served, app, pr, "baddate-1"), 60, 0.5, "outcome")
-        assert outcome  # a check run, or a dead letter naming why (never a silent drop)
+        run = evaluated(served, app, pr, "baddate-1")
+        assert run["conclusion"] == "failure"
+        assert ("k8s/deploy.yaml", "k8s/privileged") in findings(run)  # the other file: checked
+        assert "k8s/bad.yaml" in paths_with_findings(run)  # the bad value: a finding on its file
         assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
+        assert "Traceback" not in app.log()
     finally:
         app.stop()
 
 
-def alias_bomb(levels: int = 9) -> str:
-    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
-
-
 def test_an_alias_bomb_is_bounded_and_the_server_keeps_answering(served: Served) -> None:
-    bomb = "apiVersion: backstage.io/v1alpha1\nkind: Component\n" + alias_bomb()
-    pr = hostile_pull(served.fake, {"svc/catalog-info.yaml": bomb}, "bomb")
+    pr = pull_adding(served.fake, "bomb", {"svc/catalog-info.yaml": alias_bomb_component()})
     app = served.start("--evaluation-timeout", "10", "--evaluation-memory", "1024")
     try:
         assert served.pull(app, pr, "bomb-1").status_code == 202
         assert max(healthz_latencies(app, 3.0)) < HEALTHZ_BOUND
-        outcome = wait_for(lambda: not_lost(served, app, pr, "bomb-1"), 90, 0.5, "outcome")
-        assert outcome
+        run = evaluated(served, app, pr, "bomb-1")  # within the 10 s and 1 GiB budgets
+        assert "svc/catalog-info.yaml" in paths_with_findings(run)
         assert httpx.get(f"{app.url}/healthz", timeout=5).status_code == 200
     finally:
         app.stop()
 
 
-def test_a_workflow_too_large_to_prefetch_is_still_read_and_reported(served: Served) -> None:
+def test_a_dangerous_workflow_padded_past_the_prefetch_limit_blocks(served: Served) -> None:
     dangerous = (
         "on: pull_request_target\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - uses: actions/checkout@v4\n        with:\n"
@@ -355,13 +386,15 @@ def test_a_workflow_too_large_to_prefetch_is_still_read_and_reported(served: Ser
         "      - run: make\n"
     )
     padded = "# padding\n" * 350_000 + dangerous  # 3.5 MB: over the prefetch limit
-    pr = hostile_pull(served.fake, {".github/workflows/ci.yml": padded}, "padded")
+    pr = pull_adding(served.fake, "padded", {".github/workflows/ci.yml": padded})
     app = served.start()
     try:
         assert served.pull(app, pr, "padded-1").status_code == 202
-        run = wait_for(lambda: completed_check_run(served.fake, pr.head_sha), 90, 0.5, "run")
-        text = json.dumps(run)
-        assert ".github/workflows/ci.yml" in text  # read in full, in the evaluation process
+        run = evaluated(served, app, pr, "padded-1")
+        assert run["conclusion"] == "failure"
+        # fetched by the evaluation process, then over the YAML budget: a blocking finding where
+        # its content would have been checked, never a pass (item 2)
+        assert findings(run) == {(".github/workflows/ci.yml", "workflow/unreadable")}
         assert "Traceback" not in app.log()
     finally:
         app.stop()
@@ -391,7 +424,7 @@ def test_a_manifest_owner_never_becomes_a_live_mention_in_review_comments(
         "mention",
         {
             "svc/catalog-info.yaml": manifest,
-            "svc/k8s/deploy.yaml": PRIVILEGED.format(name="x@victim`<img src=x>"),
+            "svc/k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="x@victim`<img src=x>"),
         },
         parent=base,
         branch="evil",
@@ -399,10 +432,87 @@ def test_a_manifest_owner_never_becomes_a_live_mention_in_review_comments(
     pr = served.fake.open_pull("acme", "mention", "evil", title="hostile")
     app = served.start()
     try:
-        assert served.pull(app, pr).status_code == 202
-        wait_for(lambda: completed_check_run(served.fake, pr.head_sha), 60, what="check run")
+        assert served.pull(app, pr, "mention-1").status_code == 202
+        run = evaluated(served, app, pr, "mention-1")
+        assert "svc/k8s/deploy.yaml" in paths_with_findings(run)
+        assert_inert(run["output"]["summary"])
         wait_for(lambda: served.fake.review_comments, 30, what="review comments")
         for comment in served.fake.review_comments:
             assert_inert(comment["body"])
+    finally:
+        app.stop()
+
+
+def test_an_if_nested_400_deep_is_read_and_the_pull_request_gets_its_findings(
+    served: Served,
+) -> None:
+    pr = pull_adding(served.fake, "deepif", {".github/workflows/x.yml": DEEP_IF_WORKFLOW})
+    app = served.start()
+    try:
+        assert served.pull(app, pr, "deepif-1").status_code == 202
+        run = evaluated(served, app, pr, "deepif-1")  # no RecursionError, no retries
+        assert run["conclusion"] == "failure"
+        assert (".github/workflows/x.yml", "workflow/untrusted-checkout") in findings(run)
+        assert "Traceback" not in app.log()
+    finally:
+        app.stop()
+
+
+def test_a_pull_request_github_keeps_failing_for_gets_a_run_saying_so_after_the_last_retry(
+    served: Served,
+) -> None:
+    pr = pull_adding(
+        served.fake, "flaky", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
+    # Every attempt (8) is refused with a short Retry-After: the queue gives up on the job.
+    served.fake.fail_next(
+        "GET", r"/repos/acme/flaky/pulls/\d+/files", 429, times=8, headers={"Retry-After": "1"}
+    )
+    app = served.start()
+    try:
+        assert served.pull(app, pr, "flaky-1").status_code == 202
+        record = served.finished(app, "flaky-1", timeout=90)
+        assert (record["status"], record["attempts"]) == ("dead", 8)
+        run = served.only_run(pr, timeout=30)  # the in_progress run, completed in place
+        assert (run["conclusion"], run["output"]["title"]) == ("failure", "Evaluation failed")
+        assert "gave up after 8 attempts" in run["output"]["summary"]
+    finally:
+        app.stop()
+
+
+def test_a_run_a_dead_job_left_in_progress_is_completed_after_ghapp_reconcile(
+    served: Served,
+) -> None:
+    pr = pull_adding(
+        served.fake, "stale", {"k8s/deploy.yaml": PRIVILEGED_DEPLOYMENT.format(name="api")}
+    )
+    with served.fake.lock:  # what a job that died unheard left behind an hour ago
+        served.fake.check_runs.append(
+            {
+                "id": served.fake.next_id(),
+                "repo": "acme/stale",
+                "name": "ghapp",
+                "head_sha": pr.head_sha,
+                "status": "in_progress",
+                "conclusion": None,
+                "started_at": "2026-01-01T00:00:00Z",
+                "completed_at": None,
+                "details_url": None,
+                "external_id": "",
+                "output": {"title": "Evaluating…"},
+                "annotations": [],
+                "actions": [],
+                "updates": 0,
+            }
+        )
+    app = served.start()
+    try:
+        command = [sys.executable, "-m", "ghapp", "reconcile", "--no-redeliver"]
+        done = subprocess.run(command, env=app.env, cwd=ROOT, capture_output=True, text=True)
+        delivery_id = f"reconcile-stale:acme/stale#{pr.number}@{pr.head_sha}"
+        assert json.loads(done.stdout)["queued"] == [delivery_id], done.stderr
+        run = evaluated(served, app, pr, delivery_id)  # the same run, completed in place
+        assert run["conclusion"] == "failure"
+        assert ("k8s/deploy.yaml", "k8s/privileged") in findings(run)
     finally:
         app.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 
 from ghapp.store.queue import Queue
 from ghapp.store.reconcile import ReconcileReport, app_jwt, reconcile
-from tests.store.conftest import make_delivery
+from tests.store.conftest import make_delivery, pr_delivery
 
 API = "https://github.test/api/v3"
 SINCE = datetime(2024, 5, 1, tzinfo=UTC)
@@ -95,7 +96,11 @@ def test_only_never_delivered_unknown_deliveries_are_redelivered(
     assert auth.startswith("Bearer ") and auth.count(".") == 2
 
 
-def mock_installation(pulls: list[dict[str, Any]], checked: set[str]) -> None:
+def mock_installation(
+    pulls: list[dict[str, Any]], checked: set[str], runs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Installation 1 sees octo/repo with `pulls`; the heads in `checked` have a ghapp run
+    (shown as `runs[sha]` when given)."""
     respx.get(f"{API}/app/installations").mock(
         return_value=httpx.Response(200, json=[{"id": 1}, {"id": 2}])
     )
@@ -115,7 +120,8 @@ def mock_installation(pulls: list[dict[str, Any]], checked: set[str]) -> None:
     def check_runs(request: httpx.Request) -> httpx.Response:
         sha = request.url.path.split("/")[-2]
         assert request.url.params["check_name"] == "ghapp"
-        return httpx.Response(200, json={"total_count": int(sha in checked), "check_runs": []})
+        shown = [runs[sha]] if runs and sha in runs else []
+        return httpx.Response(200, json={"total_count": int(sha in checked), "check_runs": shown})
 
     respx.get(url__regex=rf"{API}/repos/octo/repo/commits/\w+/check-runs").mock(
         side_effect=check_runs
@@ -141,3 +147,45 @@ def test_open_pulls_without_a_check_run_are_queued_once(engine: Engine, private_
     assert (payload["installation"]["id"], payload["repository"]["full_name"]) == (1, "octo/repo")
     again = run(queue, private_key, redeliver_failed=False)
     assert again.queued == []  # the same head is never queued twice
+
+
+def in_progress_since(seconds: float) -> dict[str, Any]:
+    started = datetime.fromtimestamp(time.time() - seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"id": 9, "status": "in_progress", "conclusion": None, "started_at": started}
+
+
+PULLS = [
+    {"number": 1, "head": {"sha": "aaa"}, "updated_at": "2024-05-02T00:00:00Z"},
+    {"number": 2, "head": {"sha": "bbb"}, "updated_at": "2024-05-02T00:00:00Z"},
+    {"number": 3, "head": {"sha": "ccc"}, "updated_at": "2024-05-02T00:00:00Z"},
+]
+
+
+@respx.mock
+def test_a_run_left_in_progress_by_a_dead_job_is_evaluated_again_once(
+    engine: Engine, private_key: str
+) -> None:
+    runs = {
+        "aaa": in_progress_since(3600),  # its job is dead: stale
+        "bbb": in_progress_since(60),  # just started
+        "ccc": {**in_progress_since(3600), "status": "completed", "conclusion": "success"},
+    }
+    mock_installation(PULLS, checked={"aaa", "bbb", "ccc"}, runs=runs)
+    queue = Queue(engine)
+    report = run(queue, private_key, redeliver_failed=False)
+    assert report.queued == ["reconcile-stale:octo/repo#1@aaa"]
+    job = queue.claim("w")
+    assert job is not None and (job.head_sha, job.coalesce_key) == ("aaa", "octo/repo#1")
+    assert json.loads(job.delivery.payload)["ghapp_reconcile"] is True  # looks its run up
+    queue.fail(job, "GitHub is down", permanent=True)
+    assert run(queue, private_key, redeliver_failed=False).queued == []  # once per head SHA
+
+
+@respx.mock
+def test_a_run_in_progress_whose_job_is_still_queued_is_left_to_that_job(
+    engine: Engine, private_key: str
+) -> None:
+    mock_installation(PULLS[:1], checked={"aaa"}, runs={"aaa": in_progress_since(3600)})
+    queue = Queue(engine)
+    queue.enqueue(pr_delivery(1, "aaa", "2024-05-02T00:00:00Z"))  # e.g. waiting on a rate limit
+    assert run(queue, private_key, redeliver_failed=False).queued == []

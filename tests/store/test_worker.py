@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
-from ghapp.app.delivery import Delivery
+from ghapp.app.delivery import Delivery, PermanentFailure
 from ghapp.logs import JsonFormatter, capture_context
 from ghapp.store.metrics import Metrics
 from ghapp.store.queue import Queue, RetryPolicy
@@ -168,3 +168,60 @@ def test_every_log_line_of_a_job_names_its_delivery(
         "pr": "7",
         "installation": 42,
     }
+
+
+class GivesUp(Recorder):
+    """A processor that also hears which deliveries the queue gave up on, and why."""
+
+    def __init__(self, failures: int = 0, error: Callable[[], Exception] = Transient) -> None:
+        super().__init__(failures, error)
+        self.given_up: list[tuple[str, str]] = []
+
+    async def give_up(self, delivery: Delivery, reason: str) -> None:
+        self.given_up.append((delivery.id, reason))
+
+
+def test_the_processor_hears_once_of_a_job_dead_lettered_after_its_last_attempt(
+    engine: Engine,
+) -> None:
+    queue = fast_queue(engine, attempts=3)
+    queue.enqueue(make_delivery("d-1"))
+    processor = GivesUp(failures=99)
+    asyncio.run(drain(queue, processor, lambda: bool(processor.given_up), workers=1))
+    assert processor.calls == ["d-1"] * 3
+    assert processor.given_up == [
+        ("d-1", "gave up after 3 attempts: Transient: GitHub answered 502")
+    ]
+
+
+def test_the_processor_hears_of_a_permanent_failure_with_its_reason(engine: Engine) -> None:
+    queue = fast_queue(engine, attempts=3)
+    queue.enqueue(make_delivery("d-1"))
+    processor = GivesUp(failures=99, error=lambda: PermanentFailure("over its 1 s budget"))
+    asyncio.run(drain(queue, processor, lambda: bool(processor.given_up), workers=1))
+    assert processor.given_up == [("d-1", "PermanentFailure: over its 1 s budget")]
+
+
+def test_a_retried_job_that_succeeds_is_never_given_up(engine: Engine) -> None:
+    queue = fast_queue(engine, attempts=3)
+    queue.enqueue(make_delivery("d-1"))
+    processor = GivesUp(failures=2)
+    asyncio.run(drain(queue, processor, done(queue, 1), workers=1))
+    assert (processor.calls, processor.given_up) == (["d-1"] * 3, [])
+
+
+def test_a_job_whose_worker_died_on_every_attempt_is_given_up_not_run(engine: Engine) -> None:
+    clock = [1_700_000_000.0]
+    queue = Queue(engine, lease_seconds=30, retry=RetryPolicy(2), clock=lambda: clock[0])
+    queue.enqueue(make_delivery("d-1"))
+    for _ in range(2):  # each claim's worker dies: the lease expires
+        assert queue.claim("dead-worker") is not None
+        clock[0] += 31
+    processor = GivesUp()
+    worker = Worker(queue, processor, poll_interval=0.01)
+    assert asyncio.run(worker.run_once()) is True
+    assert processor.calls == []
+    [(delivery_id, reason)] = processor.given_up
+    assert delivery_id == "d-1" and reason.startswith("gave up after 2 attempts")
+    [record] = queue.list()
+    assert (record.status, record.attempts) == ("dead", 2)

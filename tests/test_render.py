@@ -63,3 +63,14 @@ def test_text_report_shows_ownership_services_coverage_and_findings() -> None:
     assert "unowned: tools/x.sh" in text
     assert "payments" in text and "tier=1" in text
     assert "owner: @acme/payments" in text
+
+
+def test_text_totals_say_how_many_are_waived_so_the_counts_add_up() -> None:
+    from dataclasses import replace
+
+    base = report(findings=3)
+    waived = replace(base.findings[0], waived=True, waiver="until 2099-01-01")
+    text = render_text(replace(base, findings=(waived, *base.findings[1:])))
+    # three errors: one waived, one new, one existing
+    assert "Findings: 3 errors, 0 warnings, 0 notices (1 new, 1 waived)" in text
+    assert "(1 new)" in render_text(report(findings=2))

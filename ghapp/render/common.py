@@ -23,7 +23,11 @@ def owners_by_team(files: Iterable[FileOwners]) -> dict[str, list[str]]:
 def counts(findings: Sequence[Finding]) -> str:
     by = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "notice")}
     new = sum(1 for f in findings if f.new and not f.waived)
-    return f"{by['error']} errors, {by['warning']} warnings, {by['notice']} notices ({new} new)"
+    waived = sum(1 for f in findings if f.waived)
+    tail = f", {waived} waived" if waived else ""
+    return (
+        f"{by['error']} errors, {by['warning']} warnings, {by['notice']} notices ({new} new{tail})"
+    )
 
 
 def yes(value: bool) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import subprocess
 import threading
 import weakref
@@ -29,6 +30,8 @@ class DirectorySnapshot:
             raise GhappError(f"{root}: no such directory")
         self._paths: tuple[str, ...] | None = None
         self._ids: dict[str, str] | None = None
+        self._where: dict[str, Path | None] = {}
+        self._dirs: dict[str, Path | None] = {}
 
     def paths(self) -> Sequence[str]:
         if self._paths is None:
@@ -44,29 +47,62 @@ class DirectorySnapshot:
 
     def read(self, path: str) -> bytes | None:
         full = self._inside(path)
-        if full is None or not full.is_file():
+        if full is None:
             return None
         try:
-            if full.stat().st_size > MAX_READ_BYTES:
+            info = os.stat(full)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_READ_BYTES:
                 return None
-            return full.read_bytes()
+            with open(full, "rb") as handle:
+                return handle.read()
         except OSError:
             return None
 
     def size(self, path: str) -> int | None:
         full = self._inside(path)
+        if full is None:
+            return None
         try:
-            return full.stat().st_size if full is not None and full.is_file() else None
+            info = os.stat(full)
         except OSError:
             return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
 
     def _inside(self, path: str) -> Path | None:
-        # Never read outside the root, whatever the path or a symlink says.
+        """Where `path` really is, or None when that is outside the root (whatever the path or
+        a symlink says) or cannot be resolved (a symlink loop). Remembered per path, and the
+        directories above it once each: checks ask for a file's size and then its bytes, and
+        most files share their directories."""
+        if path in self._where:
+            return self._where[path]
+        parent, _, name = path.rpartition("/")
+        full: Path | None
+        if name in ("", ".", "..") or _is_link(self.root / path):
+            full = self._resolve(path)
+        else:
+            above = self._resolve_dir(parent)
+            full = None if above is None else above / name
+        self._where[path] = full
+        return full
+
+    def _resolve_dir(self, directory: str) -> Path | None:
+        if directory not in self._dirs:
+            self._dirs[directory] = self._resolve(directory)
+        return self._dirs[directory]
+
+    def _resolve(self, path: str) -> Path | None:
         try:
             full = (self.root / path).resolve()
         except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
             return None
         return full if full.is_relative_to(self.root) else None
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class GitObjects:

@@ -183,6 +183,7 @@ def test_pull_request_fetches_the_missing_base_and_reports_what_the_pr_introduce
 
     summary = runner.summary.read_text()
     assert "workflow/script-injection" in summary and "2 blocking" in summary
+    assert "#### What blocks this pull request (2)" in summary
 
     commands = [line for line in out.splitlines() if line.startswith("::error ")]
     assert len(commands) == 2  # new findings only: not the existing unpinned action
@@ -227,6 +228,9 @@ def test_push_compares_the_pushed_commit_with_its_parent_in_a_shallow_checkout(
     states = {(r["ruleId"], r["baselineState"]) for r in runner.results()}
     assert ("workflow/unpinned-action", "unchanged") in states
     assert ("k8s/privileged", "new") in states
+    summary = runner.summary.read_text()
+    assert "#### What blocks this push (2)" in summary  # not "this pull request"
+    assert "pull request" not in summary.split("####")[1]
 
 
 def test_other_events_check_the_whole_tree(origin: tuple[Path, str, str], runner: Runner) -> None:

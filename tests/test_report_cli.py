@@ -215,12 +215,18 @@ def test_the_progress_bar_stays_off_when_stderr_is_not_a_terminal(
         ("https://github.com/acme/shop", "acme/shop"),
         ("https://github.example.com/acme/shop.git/", "acme/shop"),
         ("ssh://git@github.com/acme/shop.git", "acme/shop"),
+        # A clone of a clone on this machine: its path names no repository.
+        ("/srv/mirrors/acme+shop/repo", None),
+        ("file:///srv/git/acme/shop.git", None),
+        ("../acme/shop", None),
     ],
 )
-def test_the_repository_is_named_from_its_origin(tmp_path: Path, url: str, name: str) -> None:
+def test_the_repository_is_named_from_its_origin(
+    tmp_path: Path, url: str, name: str | None
+) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", url], check=True)
-    assert repository_name(tmp_path) == name
+    assert repository_name(tmp_path) == (name or tmp_path.name)
 
 
 @pytest.mark.parametrize(

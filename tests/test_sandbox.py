@@ -58,6 +58,19 @@ def test_an_evaluation_over_its_time_budget_is_stopped_and_the_next_one_runs(
     assert answer is True
 
 
+def test_an_evaluation_that_ends_after_its_budget_fails_even_before_the_watchdog_looks() -> None:
+    # pebble stops an overrunning task only when its watchdog next looks (every ~0.1 s): an
+    # evaluation of 30 ms under a 10 ms budget would complete by chance without the worker's
+    # own measure.
+    pool = ProcessSandbox(1, timeout=0.01, memory=None)
+    try:
+        for _ in range(5):
+            with pytest.raises(EvaluationFailed, match=r"longer than its 0\.01 s budget"):
+                asyncio.run(pool.run(time.sleep, 0.03))
+    finally:
+        pool.close()
+
+
 def test_the_event_loop_keeps_running_while_an_evaluation_holds_a_cpu(
     sandbox: ProcessSandbox,
 ) -> None:

@@ -62,6 +62,25 @@ def test_directory_snapshot_never_reads_outside_its_root(tmp_path: Path) -> None
     assert snap.read("missing") is None
 
 
+def test_directory_links_and_dot_dot_paths_cannot_lead_outside_either(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("x")
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "readme.md").write_text("inside")
+    (repo / "escape").symlink_to(outside)  # a directory link out of the repository
+    (repo / "docs" / "here").symlink_to(repo / "docs")  # a directory link inside it
+    (repo / "docs" / "readme-link.md").symlink_to("readme.md")
+    snap = DirectorySnapshot(repo)
+    for path in ("escape/secret.yaml", "docs/../../outside/secret.yaml", "/etc/hostname", ".."):
+        assert snap.read(path) is None and snap.size(path) is None, path
+    assert snap.read("docs/here/readme.md") == b"inside"
+    assert snap.read("docs/readme-link.md") == b"inside"
+    assert snap.read("docs") is None and snap.size("docs") is None  # a directory is no file
+    assert snap.read("docs/readme.md") == b"inside"  # asked again: the remembered answer
+
+
 def test_directory_snapshot_of_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GhappError, match="no such directory"):
         DirectorySnapshot(tmp_path / "nope")

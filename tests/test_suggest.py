@@ -255,6 +255,26 @@ def test_authors_nobody_mapped_are_counted_but_credited_to_nobody(tmp_path: Path
     assert found.unmapped == {"mallory@elsewhere.example": 1}
 
 
+def test_no_directory_line_on_the_word_of_two_commits_among_many_by_strangers(
+    tmp_path: Path,
+) -> None:
+    # Alice wrote docs/a0.md and docs/a1.md; eight people nobody mapped wrote the rest of docs/.
+    # The files that name a candidate agree, but docs/ as a whole (2 of 10 commits) is no case
+    # for a `/docs/` line: each of alice's files gets its own suggestion instead.
+    history = History()
+    for k in range(2):
+        history.commit("alice", {f"docs/a{k}.md": "a\n"}, days_ago=3)
+    for i in range(8):
+        history.commit(
+            f"s{i} <s{i}@elsewhere.example>", {f"docs/s{i % 4}.md": f"{i}\n"}, days_ago=3
+        )
+    found = suggest(tmp_path, history)
+    assert all(g.pattern != "/docs/" for g in found.groups)
+    own = found.by_path["docs/a0.md"]
+    assert own.pattern == "/docs/a0.md" and own.suggestions[0].owner == "@acme/payments"
+    assert found.for_path("docs/s0.md") == ()
+
+
 def test_neighbours_and_manifests_are_evidence_too(tmp_path: Path) -> None:
     codeowners = "/services/* @acme/platform\n/services/ship/ @acme/shipping\n"
     history = History()

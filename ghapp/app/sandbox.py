@@ -89,6 +89,21 @@ class PackedSnapshot:
         return data
 
 
+class OverBudget(Exception):
+    """An evaluation finished, but after its time budget ran out. pebble stops a task that
+    overruns only when its watchdog next looks (about every tenth of a second), so a short
+    budget would otherwise hold or not by chance; the worker measures its own run as well."""
+
+
+def _within(budget: float, function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in a worker process, refused when it ran longer than `budget` s."""
+    start = time.monotonic()
+    result = function(*args)
+    if time.monotonic() - start > budget:
+        raise OverBudget(budget)
+    return result
+
+
 class Sandbox(Protocol):
     """Runs `function(*args)` (an evaluation) somewhere that cannot stall the event loop."""
 
@@ -139,14 +154,14 @@ class ProcessSandbox:
         for _ in range(MAX_ROUNDS):
             packed = [pack(a, i, fetched[i]) if i in sources else a for i, a in enumerate(args)]
             remaining = max(0.001, deadline - time.monotonic())
-            future = self._pool.schedule(function, packed, timeout=remaining)
+            future = self._pool.schedule(_within, (remaining, function, *packed), timeout=remaining)
             try:
                 result: T = await asyncio.wrap_future(future)
                 return result
             except BlobsMissing as exc:
                 data = await sources[exc.tag].fetch(exc.path)
                 fetched[exc.tag][exc.path] = data if data is not None else b""
-            except FutureTimeout:
+            except (FutureTimeout, OverBudget):
                 raise EvaluationFailed(
                     f"the evaluation took longer than its {self.timeout:g} s budget and was stopped"
                 ) from None

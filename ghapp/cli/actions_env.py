@@ -64,6 +64,7 @@ class Range:
     base: str | None
     head: str | None
     description: str
+    subject: str = "commit"  # what the summary calls it: "pull request", "merge group", "push"
 
 
 def event_range(env: ActionsEnvironment, root: Path) -> Range:
@@ -78,12 +79,14 @@ def event_range(env: ActionsEnvironment, root: Path) -> Range:
         if not (base and head):
             raise UsageError(f"{env.event_name} payload has no pull_request.base.sha/head.sha")
         number = pr.get("number")
-        return Range(base, head, f"pull request #{number}: {base[:12]}..{head[:12]}")
+        return Range(
+            base, head, f"pull request #{number}: {base[:12]}..{head[:12]}", "pull request"
+        )
     if env.event_name == "merge_group":
         group = payload.get("merge_group") or {}
         base, head = group.get("base_sha"), group.get("head_sha")
         if isinstance(base, str) and isinstance(head, str):
-            return Range(base, head, f"merge group: {base[:12]}..{head[:12]}")
+            return Range(base, head, f"merge group: {base[:12]}..{head[:12]}", "merge group")
     if env.event_name == "push" and not payload.get("deleted"):
         head = env.sha or payload.get("after")
         if not isinstance(head, str) or not head:
@@ -91,8 +94,8 @@ def event_range(env: ActionsEnvironment, root: Path) -> Range:
         commits.ensure_commit(root, head, "the pushed commit")
         parent = commits.parent_of(root, head)
         if parent is None:
-            return Range(None, head, f"push of root commit {head[:12]}: the whole tree")
-        return Range(parent, head, f"push: {head[:12]} against its parent {parent[:12]}")
+            return Range(None, head, f"push of root commit {head[:12]}: the whole tree", "push")
+        return Range(parent, head, f"push: {head[:12]} against its parent {parent[:12]}", "push")
     return Range(None, None, f"{env.event_name or 'no event'}: the whole tree")
 
 

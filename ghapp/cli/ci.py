@@ -95,7 +95,8 @@ def run_ci(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
     args.sarif.write_text(render_sarif(report, catalog) + "\n", encoding="utf-8")
     if env.step_summary is not None:
         with env.step_summary.open("a", encoding="utf-8") as summary:
-            summary.write(render_markdown(report, max_bytes=SUMMARY_BYTES) + "\n")
+            text = render_markdown(report, max_bytes=SUMMARY_BYTES, subject=span.subject)
+            summary.write(text + "\n")
     new = [f for f in report.findings if f.new and not f.waived]
     blocking = blocking_findings(report, args.fail_on)
     if env.output is not None:

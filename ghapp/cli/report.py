@@ -187,8 +187,17 @@ def repository_name(root: Path) -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         url = ""
-    match = _REMOTE.search(url)
+    match = _REMOTE.search(url) if _is_network_remote(url) else None
     return f"{match[1]}/{match[2]}" if match else resolved.name
+
+
+def _is_network_remote(url: str) -> bool:
+    """A remote on a server (`https://host/…`, `ssh://…`, `git@host:…`), not a path on this
+    machine (`/srv/git/shop`, `../shop`, `file:///…`), whose last parts name no repository."""
+    if "://" in url:
+        return not url.startswith("file://")
+    head = url.split("/", 1)[0]
+    return ":" in head and not url.startswith((".", "~"))
 
 
 def _reason(exc: BaseException) -> str:

@@ -232,7 +232,12 @@ class Publisher:
         """Create or update the `ghapp` check run for the head SHA; its id."""
         notes = tuple(n for n in _target_notes(target) if n and n not in report.notes)
         shown = replace(report, notes=report.notes + notes) if notes else report
-        summary = render_markdown(shown, max_bytes=MAX_OUTPUT_BYTES, details_url=target.details_url)
+        summary = render_markdown(
+            shown,
+            max_bytes=MAX_OUTPUT_BYTES,
+            details_url=target.details_url,
+            subject="pull request" if target.pr_number is not None else "push",
+        )
         annotations = annotations_of(report.findings)
         output: dict[str, object] = {"title": title_of(report), "summary": truncate_bytes(summary)}
         body: dict[str, object] = {

@@ -61,11 +61,17 @@ STAGES = (
 
 
 def render_markdown(
-    report: Report, max_bytes: int = SUMMARY_LIMIT, *, details_url: str | None = None
+    report: Report,
+    max_bytes: int = SUMMARY_LIMIT,
+    *,
+    details_url: str | None = None,
+    subject: str | None = None,
 ) -> str:
     """The check-run summary, at most `max_bytes` UTF-8 bytes; `details_url` is the details
-    page of this evaluation (linked, and named wherever something had to be cut)."""
-    parts = summary_parts(report, details_url)
+    page of this evaluation (linked, and named wherever something had to be cut). `subject`
+    names what was evaluated ("pull request", "push"); by default a pull request when a base
+    was compared, else a commit."""
+    parts = summary_parts(report, details_url, subject)
 
     def note(cut: int, noun: str) -> str:
         where = (
@@ -81,10 +87,12 @@ def title_of(report: Report) -> str:
     return Counts.of(report.findings).title(enforcing(report))
 
 
-def summary_parts(report: Report, details_url: str | None) -> list[Part]:
+def summary_parts(
+    report: Report, details_url: str | None, subject: str | None = None
+) -> list[Part]:
     """The summary's sections in order, as parts `fit` can cut."""
     findings = report.findings
-    subject = "pull request" if report.compared_to_base else "commit"
+    subject = subject or ("pull request" if report.compared_to_base else "commit")
     parts = [
         _headline(report, details_url),
         _blocking(blocking(findings), subject, enforcing(report)),

@@ -37,7 +37,8 @@ from ghapp.core.ownership.directory import People
 HISTORY_WEIGHT, NEIGHBOUR_WEIGHT, MANIFEST_WEIGHT = 0.9, 0.5, 0.6
 CLIMB = 0.8  # neighbour evidence kept per directory level climbed
 MAX_SUGGESTIONS = 3
-MIN_SCORE = 0.05
+MIN_SCORE = 0.05  # a candidate below it is not listed at all
+MIN_TOP_SCORE = 0.15  # a file's best candidate below it does not count for its directory
 MAX_NAMED = 3  # authors named in a history sentence
 PROBE = "new-file"  # a file name no rule is about: who would own a new file in a directory
 _BOT_NAME = re.compile(r"\[bot\]|^(?:dependabot|renovate|github-actions|pre-commit-ci)\b", re.I)
@@ -144,9 +145,11 @@ class Evidence:
         self._probes: dict[str, tuple[tuple[str, ...], int, str] | None] = {}
 
     def top(self, paths: Sequence[str], start: str) -> str | None:
-        """The best candidate's key (lower-case), without writing the evidence down."""
+        """The best candidate's key (lower-case), without writing the evidence down; None when
+        even the best is weak (one commit of twenty): a directory's line is not proposed on
+        such evidence."""
         ranked = self.rank(paths, start, sentences=False)
-        return ranked[0].owner.lower() if ranked else None
+        return ranked[0].owner.lower() if ranked and ranked[0].score >= MIN_TOP_SCORE else None
 
     def rank(
         self, paths: Sequence[str], start: str, *, sentences: bool = True

@@ -27,7 +27,7 @@ from ghapp.core.model import Finding, OwnerSuggestion, Service
 from ghapp.core.ownership.claim import ClaimRefused, OwnerTable, target_pattern
 from ghapp.core.ownership.codeowners import CodeOwners
 from ghapp.core.ownership.directory import People
-from ghapp.core.ownership.evidence import CommitRecord, Evidence
+from ghapp.core.ownership.evidence import MIN_TOP_SCORE, CommitRecord, Evidence
 from ghapp.core.ownership.placement import Placement, append_line, place_line
 
 DEFAULT_SINCE_DAYS = 365
@@ -298,7 +298,9 @@ class _Placer:
 
     def _directory(self, directory: str, claimed: list[str]) -> Group | None:
         ranked = self.evidence.rank(claimed, directory)
-        if not ranked:
+        if not ranked or ranked[0].score < MIN_TOP_SCORE:
+            # The files that name a candidate agree, but the directory's history as a whole
+            # (commits by people nobody mapped count too) does not make the case for a line.
             return None
         try:
             pattern = target_pattern(directory, True)

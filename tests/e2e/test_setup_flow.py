@@ -118,6 +118,7 @@ def test_setup_registers_the_app_in_a_browser_and_serve_runs_from_the_env_it_wro
     page.wait_for_url(re.compile(r"/callback\?code=\w+&state="), timeout=15_000)
     page.get_by_text("Registered:").wait_for(timeout=15_000)
     screenshot(page, "setup-done")
+    assert "both readable only by you (mode 0600)" in page.inner_text("main")
     assert setup.process.wait(timeout=15) == 0, setup.output()
     assert "Next steps" in setup.output() and "/apps/ghapp/installations/new" in setup.output()
 
